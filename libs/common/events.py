@@ -1,0 +1,129 @@
+"""Versioned event schemas that travel on Kafka (see ``topics.py`` for where).
+
+Token counts are five disjoint buckets, so every token is billed at exactly one price
+and an invoice line can be checked by hand:
+
+- ``input_tokens``: prompt tokens that were neither read from nor written to a cache;
+- ``cache_read_tokens``: prompt tokens served from the provider's cache;
+- ``cache_write_tokens``: prompt tokens written to the cache;
+- ``output_tokens``: generated tokens other than reasoning;
+- ``reasoning_tokens``: generated reasoning ("thinking") tokens.
+
+Provider usage objects (OpenAI's ``prompt_tokens`` that include cached tokens, and so
+on) are mapped onto these buckets by ``libs.common.usage``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, StringConstraints
+
+from libs.common.money import DecimalStr, PricePerMTok
+
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+TokenCount = Annotated[NonNegativeInt, Field(le=10**12)]
+
+MAX_TAGS = 32
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)]
+
+
+class TokenUsage(BaseModel):
+    """The five disjoint token buckets of one call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_tokens: TokenCount = 0
+    output_tokens: TokenCount = 0
+    cache_read_tokens: TokenCount = 0
+    cache_write_tokens: TokenCount = 0
+    reasoning_tokens: TokenCount = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.reasoning_tokens
+        )
+
+
+class UsageRecorded(TokenUsage):
+    """One LLM call attributed to a client, as accepted by ingest (``usage.recorded.v1``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: EventId
+    client_id: ClientId
+    provider: Name
+    model: Name
+    timestamp: AwareDatetime
+    received_at: AwareDatetime
+    project: Annotated[str, StringConstraints(max_length=128)] | None = None
+    tags: Tags = Field(default_factory=dict)
+
+
+PriceSource = Literal["catalog", "override"]
+
+
+class AppliedPrice(BaseModel):
+    """The price row an event was billed at, so any invoice line traces back to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: PriceSource
+    price_id: str
+    """Override id, or ``provider/model_ref`` of the catalog entry."""
+    effective_from: AwareDatetime | None
+    input_per_mtok: PricePerMTok
+    output_per_mtok: PricePerMTok
+    cache_read_per_mtok: PricePerMTok
+    cache_write_per_mtok: PricePerMTok
+    reasoning_per_mtok: PricePerMTok
+    tier: str = ""
+    """Which tier of a tiered price applied (e.g. ``input>200000``); empty when untiered."""
+
+
+class CostBreakdown(BaseModel):
+    """Exact (unrounded) cost per bucket, in USD."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_usd: DecimalStr
+    output_usd: DecimalStr
+    cache_read_usd: DecimalStr
+    cache_write_usd: DecimalStr
+    reasoning_usd: DecimalStr
+    total_usd: DecimalStr
+
+
+class UsagePriced(UsageRecorded):
+    """A recorded event with the price that applied and its exact cost (``usage.priced.v1``)."""
+
+    price: AppliedPrice
+    cost: CostBreakdown
+    priced_at: datetime
+
+
+class UsageUnpriced(UsageRecorded):
+    """An event no price row covers; quarantined until one does (``usage.unpriced.v1``)."""
+
+    reason: str
+    detected_at: datetime
+
+
+class SpendUpdated(BaseModel):
+    """A client's spend for a month changed (``spend.updated.v1``); alerts react to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: ClientId
+    period: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}$")]
+    updated_at: datetime

@@ -1,0 +1,51 @@
+"""Exact money arithmetic and the rounding rules invoices use.
+
+Rules (also in the README):
+- Per-event costs are exact: tokens × price-per-million / 1,000,000, never rounded.
+- An invoice line is the exact sum of its events' costs, rounded half-up to cents.
+- ``base_cost`` is the sum of the rounded lines.
+- ``markup`` is ``base_cost × markup_percent / 100``, rounded half-up to cents.
+- ``total`` is ``base_cost + markup``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer
+
+CENT = Decimal("0.01")
+TOKENS_PER_MILLION = Decimal(1_000_000)
+
+#: Scale of per-million-token prices, in Python and in ClickHouse (Decimal(38, 12)).
+PRICE_SCALE = 12
+#: Scale of exact per-event amounts (price scale + 6 digits from the per-million division).
+AMOUNT_SCALE = 18
+
+_EXACT = Context(prec=60)
+
+#: Money and prices travel as decimal strings in JSON, never as floats.
+DecimalStr = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+PricePerMTok = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=26, decimal_places=PRICE_SCALE),
+    PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
+]
+
+
+def token_cost(tokens: int, price_per_mtok: Decimal) -> Decimal:
+    """Exact cost of ``tokens`` at a per-million-token price (no rounding)."""
+    with localcontext(_EXACT):
+        return Decimal(tokens) * price_per_mtok / TOKENS_PER_MILLION
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Round half-up to whole cents, the only rounding an invoice applies."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
+
+
+def markup_of(base: Decimal, markup_percent: Decimal) -> Decimal:
+    """Markup on an already rounded base, rounded half-up to cents."""
+    with localcontext(_EXACT):
+        return round_cents(base * markup_percent / Decimal(100))
