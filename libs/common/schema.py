@@ -1,0 +1,142 @@
+"""ClickHouse tables shared between services, created idempotently at start-up.
+
+Money: per-million-token prices are ``Decimal(38, 12)``; exact per-event amounts are
+``Decimal(38, 18)`` (price scale + 6 from dividing by a million), so no cost is ever
+rounded before an invoice line. Times are UTC; months are calendar months in UTC.
+
+Exactly-once: ``priced_events`` is keyed by (client_id, event_id). The aggregator
+inserts only events whose key is not there yet (see services/aggregator/store.py), and
+the two totals tables are fed by materialized views on those inserts, so a total
+counts each event once. ``ReplacingMergeTree`` on the raw table is a second guard: a
+duplicate that slipped in anyway collapses on merge and ``rebuild_totals`` can repair.
+"""
+
+from __future__ import annotations
+
+PRICE = "Decimal(38, 12)"
+AMOUNT = "Decimal(38, 18)"
+TIME = "DateTime64(6, 'UTC')"
+
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+PRICE_COLUMNS = (
+    "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok",
+)
+COST_COLUMNS = ("input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "cost_usd")
+
+#: What identifies one invoice line: a model at one price row (and tier).
+LINE_KEY = ("provider", "model", "price_source", "price_id", "price_tier", *PRICE_COLUMNS)
+
+
+def _columns(names: tuple[str, ...], type_: str) -> str:
+    return ",\n    ".join(f"{name} {type_}" for name in names)
+
+
+PRICED_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS priced_events (
+    client_id LowCardinality(String),
+    event_id String,
+    timestamp {TIME},
+    received_at {TIME},
+    priced_at {TIME},
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    project String,
+    tags Map(String, String),
+    {_columns(TOKEN_COLUMNS, "UInt64")},
+    price_source LowCardinality(String),
+    price_id String,
+    price_effective_from Nullable({TIME}),
+    price_tier LowCardinality(String),
+    {_columns(PRICE_COLUMNS, PRICE)},
+    {_columns(COST_COLUMNS, AMOUNT)},
+    inserted_at {TIME} DEFAULT now64(6)
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (client_id, event_id)
+"""
+
+
+def _totals_table(name: str, period_column: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    client_id LowCardinality(String),
+    {period_column} Date,
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    price_source LowCardinality(String),
+    price_id String,
+    price_tier LowCardinality(String),
+    {_columns(PRICE_COLUMNS, PRICE)},
+    events UInt64,
+    {_columns(TOKEN_COLUMNS, "UInt64")},
+    {_columns(COST_COLUMNS, AMOUNT)}
+) ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM({period_column})
+ORDER BY (client_id, {period_column}, {", ".join(LINE_KEY)})
+"""
+
+
+def _totals_view(name: str, target: str, period_column: str, period_expr: str) -> str:
+    sums = ", ".join(f"sum({c}) AS {c}" for c in (*TOKEN_COLUMNS, *COST_COLUMNS))
+    return f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS {name} TO {target} AS
+SELECT client_id, {period_expr} AS {period_column}, {", ".join(LINE_KEY)}, count() AS events, {sums}
+FROM priced_events
+GROUP BY client_id, {period_column}, {", ".join(LINE_KEY)}
+"""
+
+
+UNPRICED_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS unpriced_events (
+    client_id LowCardinality(String),
+    event_id String,
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    timestamp {TIME},
+    reason String,
+    detected_at {TIME},
+    payload String,
+    status LowCardinality(String),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (client_id, event_id)
+"""
+
+PRICE_OVERRIDES = f"""
+CREATE TABLE IF NOT EXISTS price_overrides (
+    override_id String,
+    provider LowCardinality(String),
+    model String,
+    effective_from {TIME},
+    effective_to Nullable({TIME}),
+    {_columns(PRICE_COLUMNS, "Nullable(" + PRICE + ")")},
+    note String,
+    created_at {TIME}
+) ENGINE = ReplacingMergeTree(created_at)
+ORDER BY override_id
+"""
+
+CLIENTS = f"""
+CREATE TABLE IF NOT EXISTS clients (
+    client_id String,
+    name String,
+    markup_percent Decimal(9, 4),
+    monthly_budget Nullable(Decimal(38, 2)),
+    alert_thresholds Array(Decimal(9, 4)),
+    notify Array(String),
+    created_at {TIME},
+    updated_at {TIME}
+) ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY client_id
+"""
+
+STATEMENTS: tuple[str, ...] = (
+    PRICED_EVENTS,
+    _totals_table("usage_totals_daily", "day"),
+    _totals_table("usage_totals_monthly", "month"),
+    _totals_view("usage_totals_daily_mv", "usage_totals_daily", "day", "toDate(timestamp)"),
+    _totals_view("usage_totals_monthly_mv", "usage_totals_monthly", "month", "toStartOfMonth(timestamp)"),
+    UNPRICED_EVENTS,
+    PRICE_OVERRIDES,
+    CLIENTS,
+)

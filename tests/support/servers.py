@@ -1,0 +1,64 @@
+"""Where the tests' Kafka and ClickHouse come from (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (never on this project's own CI machines)."""
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=2).ping()
+    except Exception:  # noqa: BLE001 - any failure means "no Docker here"
+        return False
+    return True
+
+
+@contextmanager
+def kafka_bootstrap_servers(data_dir: Path) -> Iterator[str]:
+    if configured := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield configured
+        return
+    if docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from deploy.local_kafka import LocalKafka
+
+    broker = LocalKafka(data_dir)
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@contextmanager
+def clickhouse_server_url(data_dir: Path) -> Iterator[str]:
+    if configured := os.environ.get("CLICKHOUSE_URL"):
+        parts = urlsplit(configured)
+        yield urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        return
+    if docker_available():
+        from testcontainers.clickhouse import ClickHouseContainer
+
+        with ClickHouseContainer(username="tokentally", password="tokentally") as container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(8123)
+            yield f"http://tokentally:tokentally@{host}:{port}"
+        return
+    from deploy.local_clickhouse import LocalClickHouse
+
+    server = LocalClickHouse(data_dir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
