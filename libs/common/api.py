@@ -85,6 +85,18 @@ def principal_dependency(get_keyring: Callable[[], KeyRing]) -> Callable[..., Pr
     return authenticate
 
 
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Authenticate against the app's ``state.keyring`` (set in each app's factory)."""
+    keyring: KeyRing = request.app.state.keyring
+    return principal_dependency(lambda: keyring)(credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden(f"this needs an admin key; yours has scope '{principal.scope}'")

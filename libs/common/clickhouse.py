@@ -20,6 +20,7 @@ async def connect(settings: ClickHouseSettings, *, database: str | None = None) 
         database=database if database is not None else settings.database,
         compress=False,
         autogenerate_session_id=False,
+        tz_mode="aware",
     )
 
 

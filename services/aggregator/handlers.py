@@ -1,0 +1,56 @@
+"""Kafka subscribers of the aggregator: thin, one call into the service each."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from typing import Annotated
+
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from libs.common.consuming import dead_letter, decode_records, records_of
+from libs.common.events import SpendUpdated, UsagePriced, UsageUnpriced
+from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
+from services.aggregator.service import Aggregator
+from services.aggregator.settings import AggregatorSettings
+
+
+AGGREGATOR = "aggregator"
+AggregatorDep = Annotated[Aggregator, Context(AGGREGATOR)]
+"""Set in the app's lifespan, once ClickHouse is connected."""
+
+
+def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None:
+    prefix = settings.kafka.topic_prefix
+    batch_options = dict(
+        batch=True,
+        max_records=settings.max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,  # commit only after the handler returned
+    )
+    spend_publisher = broker.publisher(topic(SPEND_UPDATED, prefix))
+
+    @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", **batch_options)
+    async def on_priced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
+        decoded = decode_records(UsagePriced, records_of(message.raw_message))
+        await dead_letter(broker, prefix, decoded.poison)
+        outcome = await aggregator.record_priced(decoded.events)
+        now = datetime.now(UTC)
+        await asyncio.gather(*(
+            spend_publisher.publish(
+                SpendUpdated(client_id=client_id, period=period, updated_at=now).model_dump_json().encode(),
+                key=client_id.encode(),
+            )
+            for client_id, period in sorted(outcome.periods)
+        ))
+
+    @broker.subscriber(topic(USAGE_UNPRICED, prefix), group_id=f"{settings.group_id}.unpriced", **batch_options)
+    async def on_unpriced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
+        decoded = decode_records(UsageUnpriced, records_of(message.raw_message))
+        await dead_letter(broker, prefix, decoded.poison)
+        await aggregator.record_unpriced(decoded.events)
+

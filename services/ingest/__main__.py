@@ -1,0 +1,12 @@
+"""``python -m services.ingest``: the ingest API."""
+
+import uvicorn
+
+from libs.common.logs import configure_logging
+from services.ingest.app import create_app
+from services.ingest.settings import get_settings
+
+if __name__ == "__main__":
+    configure_logging("ingest")
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

@@ -1,0 +1,68 @@
+"""Wiring of the pricing service: a Kafka consumer plus the price admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from libs.common.api import install_error_handlers
+from libs.common.auth import KeyRing
+from libs.common.clickhouse import connect, ensure_schema
+from libs.common.kafka import create_broker, ensure_topics
+from services.pricing.api import prices, unpriced
+from services.pricing.catalog import CatalogPrices
+from services.pricing.dependencies import PricingRuntime
+from services.pricing.handlers import register_handlers
+from services.pricing.price_book import PriceBook
+from services.pricing.repository import OverrideRepository, QuarantineRepository
+from services.pricing.service import PricingService
+from services.pricing.settings import PricingSettings, get_settings
+
+
+def create_app(settings: PricingSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    broker = create_broker(settings.kafka, client_id="tokentally-pricing")
+    service = PricingService(PriceBook(CatalogPrices()))
+    register_handlers(broker, settings, service)
+    runtime = PricingRuntime(
+        settings=settings,
+        keyring=KeyRing.from_json(settings.auth.api_keys.get_secret_value()),
+        service=service,
+        broker=broker,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_schema(settings.clickhouse)
+        await ensure_topics(settings.kafka)
+        clickhouse = await connect(settings.clickhouse)
+        runtime.overrides = OverrideRepository(clickhouse)
+        runtime.quarantine = QuarantineRepository(clickhouse)
+        service.book = service.book.replace_overrides(await runtime.overrides.all())
+        await broker.start()
+        refresher = asyncio.create_task(runtime.refresh_forever())
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await broker.stop()
+            await clickhouse.close()
+
+    app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.keyring = runtime.keyring
+    install_error_handlers(app)
+    app.include_router(prices.router)
+    app.include_router(unpriced.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,36 @@
+"""The pricing consumer: raw events in, priced (or quarantined) events out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from libs.common.consuming import dead_letter, decode_records, records_of
+from libs.common.events import UsageRecorded
+from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
+from services.pricing.publishing import publish_by_client
+from services.pricing.service import PricingService
+from services.pricing.settings import PricingSettings
+
+
+def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: PricingService) -> None:
+    prefix = settings.kafka.topic_prefix
+
+    @broker.subscriber(
+        topic(USAGE_RECORDED, prefix),
+        group_id=settings.group_id,
+        batch=True,
+        max_records=settings.max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,  # offsets move only once the output is acked
+    )
+    async def on_recorded(message: KafkaMessage) -> None:
+        decoded = decode_records(UsageRecorded, records_of(message.raw_message))
+        await dead_letter(broker, prefix, decoded.poison)
+        outcome = service.price(decoded.events, datetime.now(UTC))
+        await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
+        await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)

@@ -1,0 +1,30 @@
+"""Pricing settings (environment prefix ``PRICING_``)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings
+
+
+class PricingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRICING_", extra="ignore")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    host: str = "127.0.0.1"
+    port: int = 8001
+    group_id: str = "tokentally-pricing"
+    max_records: int = Field(default=100, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=1)
+    refresh_seconds: float = Field(default=5.0, gt=0)
+    """How often overrides are reloaded and quarantined events re-driven."""
+
+
+@cache
+def get_settings() -> PricingSettings:
+    return PricingSettings()
