@@ -1,0 +1,40 @@
+"""Client billing records: markup, budget, alert thresholds and where alerts go."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from libs.common.errors import NotFound
+from services.invoicing import service
+from services.invoicing.api.deps import AdminCaller, ClientIdPath, ClientReader, Repository, Settings
+from services.invoicing.schemas import Client, ClientUpdate
+
+router = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+
+@router.put("/{client_id}", response_model=Client)
+async def put_client(
+    client_id: ClientIdPath, body: ClientUpdate, _: AdminCaller, repository: Repository, settings: Settings
+) -> Client:
+    """Create or replace a client's record (admin). Omitted fields take their defaults."""
+    existing = await repository.get_client(client_id)
+    client = service.client_from_update(client_id, body, existing, settings.billing, datetime.now(UTC))
+    await repository.save_client(client)
+    return client
+
+
+@router.get("/{client_id}", response_model=Client)
+async def get_client(client_id: ClientIdPath, _: ClientReader, repository: Repository) -> Client:
+    """One client's record (admin, or that client's own key)."""
+    client = await repository.get_client(client_id)
+    if client is None:
+        raise NotFound(f"no client '{client_id}'")
+    return client
+
+
+@router.get("", response_model=list[Client])
+async def list_clients(_: AdminCaller, repository: Repository) -> list[Client]:
+    """Every client's record, by id (admin)."""
+    return await repository.list_clients()

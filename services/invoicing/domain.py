@@ -1,0 +1,51 @@
+"""The usage an invoice is built from, as the repository hands it to the service.
+
+One ``UsageTotals`` is one invoice line: the ``usage_totals_monthly`` rows of one client,
+month and line key (``libs.common.schema.LINE_KEY``), summed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["BUCKETS", "UsageTotals"]
+
+#: The five disjoint token buckets: (label in descriptions, token field, price field).
+BUCKETS: tuple[tuple[str, str, str], ...] = (
+    ("input", "input_tokens", "input_per_mtok"),
+    ("output", "output_tokens", "output_per_mtok"),
+    ("cache read", "cache_read_tokens", "cache_read_per_mtok"),
+    ("cache write", "cache_write_tokens", "cache_write_per_mtok"),
+    ("reasoning", "reasoning_tokens", "reasoning_per_mtok"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """A model's usage at one price row over a month, with its exact (unrounded) cost."""
+
+    provider: str
+    model: str
+    price_source: str
+    price_id: str
+    price_tier: str
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cache_read_per_mtok: Decimal
+    cache_write_per_mtok: Decimal
+    reasoning_per_mtok: Decimal
+    events: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: Decimal
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens + self.output_tokens + self.cache_read_tokens
+            + self.cache_write_tokens + self.reasoning_tokens
+        )

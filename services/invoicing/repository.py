@@ -1,0 +1,150 @@
+"""ClickHouse reads and writes for invoicing: one small builder per query, always parameterised.
+
+- ``usage_totals_monthly`` is a SummingMergeTree whose parts may not be merged yet, so
+  every read sums with ``GROUP BY`` the line key; never read its rows as they are.
+- ``clients`` is a ReplacingMergeTree(updated_at): reads use ``FINAL`` (latest version
+  per client); a write is an insert of a newer version.
+
+SQL text is built only from the constant column lists in ``libs.common.schema``;
+anything that comes from a request travels as a ``{name:Type}`` parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.asyncclient import AsyncClient
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from libs.common.errors import Unavailable
+from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
+from services.invoicing.amounts import trim
+from services.invoicing.domain import UsageTotals
+from services.invoicing.periods import Period
+from services.invoicing.schemas import Client
+
+__all__ = [
+    "InvoicingRepository",
+    "Query",
+    "client_query",
+    "client_usage_query",
+    "clients_query",
+    "period_usage_query",
+]
+
+CLIENT_COLUMNS = (
+    "client_id", "name", "markup_percent", "monthly_budget", "alert_thresholds", "notify", "created_at", "updated_at",
+)
+_SUMMED = ("events", *TOKEN_COLUMNS, "cost_usd")
+# Aliases differ from column names so no sum() can ever be read as a column of the same name.
+_SUMS = ", ".join(f"sum({column}) AS sum_{column}" for column in _SUMMED)
+_KEY = ", ".join(LINE_KEY)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    sql: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def client_usage_query(client_id: str, period: Period) -> Query:
+    """One client's invoice lines for a month."""
+    return Query(
+        f"SELECT {_KEY}, {_SUMS} FROM usage_totals_monthly"
+        " WHERE client_id = {client_id:String} AND month = {month:Date}"
+        f" GROUP BY {_KEY}",
+        {"client_id": client_id, "month": period.first_day},
+    )
+
+
+def period_usage_query(period: Period) -> Query:
+    """Every client's invoice lines for a month, in one scan."""
+    return Query(
+        f"SELECT client_id, {_KEY}, {_SUMS} FROM usage_totals_monthly"
+        " WHERE month = {month:Date}"
+        f" GROUP BY client_id, {_KEY}",
+        {"month": period.first_day},
+    )
+
+
+def client_query(client_id: str) -> Query:
+    return Query(
+        f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients FINAL WHERE client_id = {{client_id:String}}",
+        {"client_id": client_id},
+    )
+
+
+def clients_query() -> Query:
+    return Query(f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients FINAL ORDER BY client_id")
+
+
+def _usage(row: dict[str, Any]) -> UsageTotals:
+    return UsageTotals(
+        **{column: row[column] for column in LINE_KEY},
+        **{column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)},
+        cost_usd=row["sum_cost_usd"],
+    )
+
+
+def _client(row: dict[str, Any]) -> Client:
+    # Decimal(9, 4) comes back as 25.0000; show it as it was meant (25, 0.8).
+    return Client(
+        client_id=row["client_id"],
+        name=row["name"],
+        markup_percent=trim(row["markup_percent"]),
+        monthly_budget=row["monthly_budget"],
+        alert_thresholds=[trim(Decimal(t)) for t in row["alert_thresholds"]],
+        notify=list(row["notify"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+@asynccontextmanager
+async def _clickhouse_errors() -> AsyncIterator[None]:
+    """A server that cannot be reached is a 503 to retry, not a 500."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise Unavailable(f"ClickHouse is not reachable: {exc}") from exc
+
+
+class InvoicingRepository:
+    """Queries over one shared async client (created in the app's lifespan)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def _rows(self, query: Query) -> list[dict[str, Any]]:
+        async with _clickhouse_errors():
+            result = await self._client.query(query.sql, parameters=query.parameters)
+        return list(result.named_results())
+
+    async def client_usage(self, client_id: str, period: Period) -> list[UsageTotals]:
+        return [_usage(row) for row in await self._rows(client_usage_query(client_id, period))]
+
+    async def period_usage(self, period: Period) -> dict[str, list[UsageTotals]]:
+        by_client: dict[str, list[UsageTotals]] = {}
+        for row in await self._rows(period_usage_query(period)):
+            by_client.setdefault(row["client_id"], []).append(_usage(row))
+        return by_client
+
+    async def get_client(self, client_id: str) -> Client | None:
+        rows = await self._rows(client_query(client_id))
+        return _client(rows[0]) if rows else None
+
+    async def list_clients(self) -> list[Client]:
+        return [_client(row) for row in await self._rows(clients_query())]
+
+    async def save_client(self, client: Client) -> None:
+        """Insert a new version; the highest ``updated_at`` wins on read (FINAL) and on merge."""
+        row: Sequence[Any] = [
+            client.client_id, client.name, client.markup_percent, client.monthly_budget,
+            list(client.alert_thresholds), list(client.notify), client.created_at, client.updated_at,
+        ]
+        async with _clickhouse_errors():
+            await self._client.insert("clients", [row], column_names=list(CLIENT_COLUMNS))

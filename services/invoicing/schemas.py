@@ -1,0 +1,167 @@
+"""API shapes: ``ClientUpdate`` in, ``Client`` / ``Invoice`` / ``InvoiceSummary`` out.
+
+Money, prices and percentages are ``Decimal`` and travel as JSON strings. Inputs accept
+strings or numbers (``"12.5"`` or ``12.5``) but never more decimals than ClickHouse
+stores, so nothing is silently cut when saved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import apprise
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+
+from services.invoicing.amounts import plain
+
+__all__ = [
+    "CLIENT_ID_PATTERN",
+    "Client",
+    "ClientUpdate",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceSummary",
+    "LinePrice",
+    "UnitPrices",
+]
+
+#: Same rule as ``libs.common.events.ClientId`` (and the ``client:<id>`` key scopes).
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
+MAX_NOTIFY_URLS = 20
+MAX_THRESHOLDS = 20
+DEFAULT_THRESHOLDS = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
+
+
+def _fixed_point(value: Decimal) -> Decimal:
+    """``1E+2`` → ``100``: a positive exponent would print as exponent notation."""
+    exponent = value.as_tuple().exponent
+    return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else value
+
+
+#: Output: a Decimal written as a plain JSON string (unlike ``str()``, never ``1E+2``).
+DecimalText = Annotated[Decimal, PlainSerializer(plain, return_type=str, when_used="json")]
+
+# Inputs, bounded by their ClickHouse columns: Decimal(9, 4) and Decimal(38, 2).
+MarkupPercent = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=4), AfterValidator(_fixed_point)]
+Budget = Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=2), AfterValidator(_fixed_point)]
+Threshold = Annotated[Decimal, Field(gt=0, le=10, decimal_places=4), AfterValidator(_fixed_point)]
+ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _apprise_accepts(url: str) -> str:
+    """Reject now what the alerts service could not notify later (apprise parses, no network)."""
+    if not apprise.Apprise().add(url):
+        raise ValueError("not a notification URL apprise understands (see the apprise wiki for URL formats)")
+    return url
+
+
+NotifyUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_apprise_accepts)]
+
+
+class ClientUpdate(BaseModel):
+    """The whole client record as an admin sets it (PUT replaces, so omitted fields take defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClientName
+    markup_percent: MarkupPercent | None = None
+    """Omitted or null: the service's default markup (``TOKENTALLY_DEFAULT_MARKUP_PERCENT``)."""
+    monthly_budget: Budget | None = None
+    alert_thresholds: Annotated[list[Threshold], Field(max_length=MAX_THRESHOLDS)] = Field(
+        default_factory=lambda: list(DEFAULT_THRESHOLDS)
+    )
+    """Fractions of ``monthly_budget`` at which to alert (1.0 = the whole budget)."""
+    notify: Annotated[list[NotifyUrl], Field(max_length=MAX_NOTIFY_URLS)] = Field(default_factory=list)
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _sorted_without_duplicates(cls, thresholds: list[Decimal]) -> list[Decimal]:
+        seen: set[Decimal] = set()
+        for threshold in thresholds:
+            if threshold in seen:  # Decimal equality: 0.8 and 0.80 are the same threshold
+                raise ValueError(f"threshold {threshold} is given twice")
+            seen.add(threshold)
+        return sorted(thresholds)
+
+
+class Client(BaseModel):
+    """A client's billing record as stored (the latest version in ``clients``)."""
+
+    client_id: str
+    name: str
+    markup_percent: DecimalText
+    monthly_budget: DecimalText | None
+    alert_thresholds: list[DecimalText]
+    notify: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class UnitPrices(BaseModel):
+    """USD per million tokens, per bucket, as the line was billed."""
+
+    input_per_mtok: DecimalText
+    output_per_mtok: DecimalText
+    cache_read_per_mtok: DecimalText
+    cache_write_per_mtok: DecimalText
+    reasoning_per_mtok: DecimalText
+
+
+class LinePrice(BaseModel):
+    """The price row a line was billed at, so the line traces back to it."""
+
+    source: str
+    price_id: str
+    tier: str
+
+
+class InvoiceLine(BaseModel):
+    provider: str
+    model: str
+    description: str
+    events: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    total_tokens: int
+    unit_prices: UnitPrices
+    price: LinePrice
+    amount_exact: DecimalText
+    """The exact sum of the line's per-event costs, never rounded."""
+    amount: DecimalText
+    """``amount_exact`` rounded half-up to cents: what is billed."""
+
+
+class Invoice(BaseModel):
+    client_id: str
+    name: str | None
+    """None when usage arrived for a client that has no record yet."""
+    period: str
+    period_start: datetime
+    period_end: datetime
+    """Exclusive: the first instant of the next month (UTC)."""
+    status: Literal["open", "closed"]
+    currency: str
+    lines: list[InvoiceLine]
+    base_cost: DecimalText
+    markup_percent: DecimalText
+    markup: DecimalText
+    total: DecimalText
+    generated_at: datetime
+
+
+class InvoiceSummary(BaseModel):
+    """One client's totals for a period, as on its own invoice."""
+
+    client_id: str
+    name: str | None
+    base_cost: DecimalText
+    markup_percent: DecimalText
+    markup: DecimalText
+    total: DecimalText
+    events: int

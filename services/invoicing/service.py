@@ -1,0 +1,172 @@
+"""Invoices and client records from plain data: no I/O, so every cent is unit-testable.
+
+Rounding follows ``libs.common.money``: each line is its exact amount rounded half-up to
+cents, ``base_cost`` is the sum of the rounded lines (so the lines on paper add up to
+it), ``markup`` is rounded once on that base, and ``total = base_cost + markup``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from libs.common.errors import NotFound
+from libs.common.money import CENT, markup_of, round_cents
+from libs.common.settings import BillingDefaults
+from services.invoicing.amounts import trim, usd
+from services.invoicing.domain import BUCKETS, UsageTotals
+from services.invoicing.periods import Period
+from services.invoicing.schemas import Client, ClientUpdate, Invoice, InvoiceLine, InvoiceSummary, LinePrice, UnitPrices
+
+__all__ = ["build_invoice", "build_summaries", "client_from_update", "describe_line"]
+
+_ZERO = Decimal("0.00")
+_ONE_TICK = timedelta(microseconds=1)  # the resolution of DateTime64(6)
+
+
+def describe_line(usage: UsageTotals, amount: Decimal) -> str:
+    """A line a person can check by hand, e.g. ``openai gpt-4o: 2,100,000 tokens @ $2.50/1M = $5.25``.
+
+    One price for all the line's tokens gives the short form; otherwise each used bucket
+    is listed with its own price.
+    """
+    used = [
+        (label, getattr(usage, tokens), getattr(usage, price))
+        for label, tokens, price in BUCKETS
+        if getattr(usage, tokens) > 0
+    ]
+    if not used:
+        body = "0 tokens"
+    elif len({price for _, _, price in used}) == 1:
+        body = f"{usage.total_tokens:,} tokens @ {usd(used[0][2])}/1M"
+    else:
+        body = " + ".join(f"{tokens:,} {label} @ {usd(price)}/1M" for label, tokens, price in used)
+    return f"{usage.provider} {usage.model}: {body} = {usd(amount)}"
+
+
+def _line(usage: UsageTotals) -> InvoiceLine:
+    amount = round_cents(usage.cost_usd)
+    return InvoiceLine(
+        provider=usage.provider,
+        model=usage.model,
+        description=describe_line(usage, amount),
+        events=usage.events,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        total_tokens=usage.total_tokens,
+        unit_prices=UnitPrices(
+            input_per_mtok=trim(usage.input_per_mtok, 2),
+            output_per_mtok=trim(usage.output_per_mtok, 2),
+            cache_read_per_mtok=trim(usage.cache_read_per_mtok, 2),
+            cache_write_per_mtok=trim(usage.cache_write_per_mtok, 2),
+            reasoning_per_mtok=trim(usage.reasoning_per_mtok, 2),
+        ),
+        price=LinePrice(source=usage.price_source, price_id=usage.price_id, tier=usage.price_tier),
+        amount_exact=trim(usage.cost_usd, 2),
+        amount=amount,
+    )
+
+
+def build_invoice(
+    *,
+    client_id: str,
+    period: Period,
+    usage: Iterable[UsageTotals],
+    client: Client | None,
+    defaults: BillingDefaults,
+    now: datetime,
+) -> Invoice:
+    """The invoice of ``client_id`` for ``period``.
+
+    ``usage`` holds one entry per line key (already summed); ``client`` is the stored
+    record, whose markup applies, or None to bill at the default markup. With neither
+    usage nor record there is nothing to bill and no such client: ``NotFound``.
+    """
+    lines = [_line(u) for u in usage]
+    if client is None and not lines:
+        raise NotFound(f"client '{client_id}' has no record and no usage in {period}")
+    lines.sort(key=lambda line: (-line.amount, line.provider, line.model, line.price.price_id, line.price.tier))
+    markup_percent = client.markup_percent if client is not None else defaults.default_markup_percent
+    base_cost = sum((line.amount for line in lines), _ZERO)
+    markup = markup_of(base_cost, markup_percent)
+    return Invoice(
+        client_id=client_id,
+        name=client.name if client is not None else None,
+        period=str(period),
+        period_start=period.start,
+        period_end=period.end,
+        status="closed" if period.is_closed(now) else "open",
+        currency=defaults.currency,
+        lines=lines,
+        base_cost=base_cost,
+        markup_percent=trim(markup_percent),
+        markup=markup,
+        total=base_cost + markup,
+        generated_at=now,
+    )
+
+
+def build_summaries(
+    *,
+    period: Period,
+    usage_by_client: Mapping[str, Sequence[UsageTotals]],
+    clients: Iterable[Client],
+    defaults: BillingDefaults,
+    now: datetime,
+) -> list[InvoiceSummary]:
+    """Every client's totals for ``period``, each from ``build_invoice`` so they match to the cent.
+
+    A client appears when it has usage in the period, or a record created before the
+    period ended (a client added in June has no March invoice to show).
+    """
+    records = {c.client_id: c for c in clients}
+    client_ids = set(usage_by_client) | {cid for cid, c in records.items() if c.created_at < period.end}
+    summaries = []
+    for client_id in sorted(client_ids):
+        usage = usage_by_client.get(client_id, ())
+        invoice = build_invoice(
+            client_id=client_id, period=period, usage=usage, client=records.get(client_id),
+            defaults=defaults, now=now,
+        )
+        summaries.append(
+            InvoiceSummary(
+                client_id=client_id,
+                name=invoice.name,
+                base_cost=invoice.base_cost,
+                markup_percent=invoice.markup_percent,
+                markup=invoice.markup,
+                total=invoice.total,
+                events=sum(line.events for line in invoice.lines),
+            )
+        )
+    return summaries
+
+
+def client_from_update(
+    client_id: str, update: ClientUpdate, existing: Client | None, defaults: BillingDefaults, now: datetime
+) -> Client:
+    """The new version of a client record.
+
+    ``clients`` is a ReplacingMergeTree(updated_at): the version with the highest
+    ``updated_at`` wins, so it must grow even if the clock repeats or steps back, and
+    ``created_at`` is carried over from the version it replaces.
+    """
+    updated_at = now
+    if existing is not None and updated_at <= existing.updated_at:
+        updated_at = existing.updated_at + _ONE_TICK
+    return Client(
+        client_id=client_id,
+        name=update.name,
+        markup_percent=trim(
+            update.markup_percent if update.markup_percent is not None else defaults.default_markup_percent
+        ),
+        monthly_budget=update.monthly_budget.quantize(CENT) if update.monthly_budget is not None else None,
+        alert_thresholds=[trim(t) for t in update.alert_thresholds],
+        notify=list(update.notify),
+        created_at=existing.created_at if existing is not None else now,
+        updated_at=updated_at,
+    )
