@@ -1,0 +1,154 @@
+"""The whole TokenTally stack on this machine: ``python -m deploy.stack start|stop|status``.
+
+``start`` brings up Apache Kafka and ClickHouse (unless ``KAFKA_BOOTSTRAP_SERVERS`` /
+``CLICKHOUSE_URL`` point at existing ones), then every service, loads demo data once,
+and prints the URLs and the local API keys. Everything runs in the background and
+keeps its data in ``.local/``; ``stop`` stops it all, and a later ``start`` finds the
+data as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse, LocalServerError, process_is_alive
+from deploy.local_kafka import LocalKafka
+from deploy.services import ServiceProcess
+
+LOCAL = PROJECT_ROOT / ".local"
+STATE_FILE = LOCAL / "stack.json"
+KEYS_FILE = LOCAL / "api-keys.json"
+SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest")
+DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003"}
+
+
+def available_services() -> list[str]:
+    return [name for name in SERVICE_ORDER if (PROJECT_ROOT / "services" / name / "__main__.py").exists()]
+
+
+def local_keys() -> dict[str, str]:
+    """API keys for local use, made once and kept in .local/api-keys.json."""
+    if KEYS_FILE.exists():
+        return json.loads(KEYS_FILE.read_text())  # type: ignore[no-any-return]
+    keys = {scope: f"tt_{scope.replace(':', '_')}_{secrets.token_urlsafe(18)}"
+            for scope in ("admin", "ingest", "client:acme")}
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    KEYS_FILE.write_text(json.dumps(keys, indent=2))
+    KEYS_FILE.chmod(0o600)
+    return keys
+
+
+def service_env(bootstrap: str, clickhouse_url: str, keys: dict[str, str]) -> dict[str, str]:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CLICKHOUSE_URL": clickhouse_url,
+        "TOKENTALLY_API_KEYS": json.dumps([{"key": key, "scope": scope} for scope, key in keys.items()]),
+    }
+    for variable, default in DEFAULT_PORTS.items():
+        env[variable] = os.environ.get(variable, default)
+    return env
+
+
+def start() -> int:
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    if STATE_FILE.exists() and _running_services():
+        print("TokenTally is already running (deploy/run.sh stop first).")
+        return 1
+    state: dict[str, object] = {"services": {}}
+    started = time.monotonic()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        kafka = LocalKafka(LOCAL / "kafka", port=int(os.environ.get("TOKENTALLY_KAFKA_PORT", "9092")))
+        kafka.start(detach=True)
+        bootstrap = kafka.bootstrap_servers
+        state["kafka_dir"] = str(kafka.data_dir)
+        print(f"Kafka       {bootstrap}  ({time.monotonic() - started:.1f}s)")
+    clickhouse_url = os.environ.get("CLICKHOUSE_URL")
+    if not clickhouse_url:
+        clickhouse = LocalClickHouse(LOCAL / "clickhouse", port=int(os.environ.get("TOKENTALLY_CLICKHOUSE_PORT", "8123")))
+        clickhouse.start()
+        clickhouse_url = f"{clickhouse.url}/tokentally"
+        state["clickhouse_dir"] = str(clickhouse.data_dir)
+        print(f"ClickHouse  http://127.0.0.1:{clickhouse.port}  (database tokentally)")
+    keys = local_keys()
+    env = service_env(bootstrap, clickhouse_url, keys)
+    services: dict[str, int] = {}
+    state["services"] = services
+    try:
+        for name in available_services():
+            service = ServiceProcess(name, env, LOCAL / "logs" / f"{name}.log")
+            service.start()
+            services[name] = service.pid or 0
+            STATE_FILE.write_text(json.dumps(state, indent=2))
+            print(f"{name:<11} {service.url or '(Kafka consumer)'}  pid {service.pid}")
+    except LocalServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        stop()
+        return 1
+    print(f"\nAll up in {time.monotonic() - started:.1f}s. Logs: .local/logs/. API keys (also in {KEYS_FILE}):")
+    for scope, key in keys.items():
+        print(f"  {scope:<12} {key}")
+    from deploy.demo import load_demo_data
+
+    load_demo_data(env, keys)
+    print("\nStop everything with: make stop")
+    return 0
+
+
+def _running_services() -> dict[str, int]:
+    state = json.loads(STATE_FILE.read_text())
+    return {name: pid for name, pid in state.get("services", {}).items() if pid and process_is_alive(pid)}
+
+
+def stop() -> int:
+    if STATE_FILE.exists():
+        state = json.loads(STATE_FILE.read_text())
+        for name in reversed(SERVICE_ORDER):
+            pid = state.get("services", {}).get(name)
+            if pid and process_is_alive(pid):
+                os.kill(pid, signal.SIGTERM)
+                _wait_gone(pid, 20)
+                print(f"stopped {name}")
+        STATE_FILE.unlink()
+    if (LOCAL / "kafka").exists():
+        LocalKafka(LOCAL / "kafka").stop()
+        print("stopped Kafka")
+    if (LOCAL / "clickhouse").exists():
+        LocalClickHouse(LOCAL / "clickhouse").stop()
+        print("stopped ClickHouse")
+    return 0
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while process_is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_is_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def status() -> int:
+    running = _running_services() if STATE_FILE.exists() else {}
+    for name in SERVICE_ORDER:
+        print(f"{name:<11} {'running, pid ' + str(running[name]) if name in running else 'stopped'}")
+    print(f"{'kafka':<11} {'running' if LocalKafka(LOCAL / 'kafka').is_running else 'stopped'}")
+    print(f"{'clickhouse':<11} {'running' if LocalClickHouse(LOCAL / 'clickhouse').is_running else 'stopped'}")
+    return 0 if running else 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    command = parser.parse_args(argv).command
+    return {"start": start, "stop": stop, "status": status}[command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
