@@ -1,0 +1,89 @@
+"""The aggregator's dedup-then-insert against a real ClickHouse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from libs.common.clickhouse import connect
+from libs.common.events import AppliedPrice, UsagePriced, UsageUnpriced
+from libs.common.settings import ClickHouseSettings
+from services.aggregator.service import Aggregator
+from services.aggregator.store import PricedEventStore
+from services.pricing.calculation import price_usage
+
+pytestmark = pytest.mark.integration
+
+PRICE = AppliedPrice(
+    source="override", price_id="ov-1", effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+    input_per_mtok=Decimal("2.5"), output_per_mtok=Decimal("10"), cache_read_per_mtok=Decimal("1.25"),
+    cache_write_per_mtok=Decimal("2.5"), reasoning_per_mtok=Decimal("10"),
+)
+
+
+def priced(event_id: str, client_id: str = "acme", day: int = 3, **tokens: int) -> UsagePriced:
+    at = datetime(2026, 10, day, 12, tzinfo=UTC)
+    fields = dict(event_id=event_id, client_id=client_id, provider="openai", model="gpt-4o", timestamp=at,
+                  received_at=at, **tokens)
+    usage = UsagePriced.model_construct(**fields)
+    return UsagePriced(**fields, price=PRICE, cost=price_usage(usage, PRICE), priced_at=at)
+
+
+async def _totals(settings: ClickHouseSettings, client_id: str) -> tuple[int, Decimal]:
+    client = await connect(settings)
+    try:
+        result = await client.query(
+            "SELECT sum(events), sum(cost_usd) FROM usage_totals_monthly WHERE client_id = {c:String}",
+            parameters={"c": client_id})
+        events, cost = result.result_rows[0]
+        return int(events), Decimal(cost)
+    finally:
+        await client.close()
+
+
+async def test_replayed_batches_and_in_batch_duplicates_count_once(clickhouse_schema: ClickHouseSettings) -> None:
+    client = await connect(clickhouse_schema)
+    aggregator = Aggregator(PricedEventStore(client))
+    batch = [priced("a", input_tokens=1_000_000), priced("b", output_tokens=100_000), priced("a", input_tokens=1)]
+    try:
+        first = await aggregator.record_priced(batch)
+        replay = await aggregator.record_priced(batch)  # Kafka redelivery after a crash before the commit
+        partly_new = await aggregator.record_priced([priced("b"), priced("c", cache_read_tokens=2_000_000)])
+    finally:
+        await client.close()
+
+    assert (first.inserted, first.duplicates) == (2, 1)
+    assert (replay.inserted, replay.duplicates) == (0, 3)
+    assert (partly_new.inserted, partly_new.duplicates) == (1, 1)
+    assert first.periods == {("acme", "2026-10")}
+    assert await _totals(clickhouse_schema, "acme") == (3, Decimal("2.5") + Decimal("1") + Decimal("2.5"))
+
+
+async def test_same_event_id_for_two_clients_is_two_events(clickhouse_schema: ClickHouseSettings) -> None:
+    client = await connect(clickhouse_schema)
+    try:
+        outcome = await Aggregator(PricedEventStore(client)).record_priced(
+            [priced("same", "acme", input_tokens=10), priced("same", "globex", input_tokens=10)])
+    finally:
+        await client.close()
+    assert outcome.inserted == 2
+
+
+async def test_quarantined_replay_never_outranks_a_repriced_row(clickhouse_schema: ClickHouseSettings) -> None:
+    at = datetime(2026, 10, 3, tzinfo=UTC)
+    unpriced = UsageUnpriced(event_id="u1", client_id="acme", provider="x", model="y", timestamp=at,
+                             received_at=at, reason="no price", detected_at=at)
+    client = await connect(clickhouse_schema)
+    try:
+        aggregator = Aggregator(PricedEventStore(client))
+        await aggregator.record_unpriced([unpriced])
+        await client.command(
+            "INSERT INTO unpriced_events SELECT client_id, event_id, provider, model, timestamp, reason, "
+            "detected_at, payload, 'repriced', version + 1 FROM unpriced_events")
+        await aggregator.record_unpriced([unpriced])  # redelivered after a crash
+        result = await client.query("SELECT status FROM unpriced_events FINAL")
+    finally:
+        await client.close()
+    assert result.result_rows == [("repriced",)]
