@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.common.api import install_error_handlers, principal_dependency
+from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from services.invoicing.api import clients, invoices
@@ -32,7 +32,7 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan)
     app.state.settings = settings
-    app.state.authenticate = principal_dependency(lambda: keyring)
+    app.state.keyring = keyring  # read by libs.common.api.current_principal
     install_error_handlers(app)
     app.include_router(clients.router)
     app.include_router(invoices.router)

@@ -83,11 +83,9 @@ def clients_query() -> Query:
 
 
 def _usage(row: dict[str, Any]) -> UsageTotals:
-    return UsageTotals(
-        **{column: row[column] for column in LINE_KEY},
-        **{column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)},
-        cost_usd=row["sum_cost_usd"],
-    )
+    fields: dict[str, Any] = {column: row[column] for column in LINE_KEY}
+    fields.update({column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)})
+    return UsageTotals(**fields, cost_usd=row["sum_cost_usd"])
 
 
 def _client(row: dict[str, Any]) -> Client:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from libs.common.errors import NotFound
 from services.invoicing import service
-from services.invoicing.api.deps import AdminCaller, ClientIdPath, ClientReader, Repository, Settings
+from services.invoicing.api.deps import AdminCaller, ClientIdPath, ReadableClientId, Repository, Settings
 from services.invoicing.schemas import Client, ClientUpdate
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 @router.put("/{client_id}", response_model=Client)
 async def put_client(
-    client_id: ClientIdPath, body: ClientUpdate, _: AdminCaller, repository: Repository, settings: Settings
+    client_id: ClientIdPath, _: AdminCaller, body: ClientUpdate, repository: Repository, settings: Settings
 ) -> Client:
     """Create or replace a client's record (admin). Omitted fields take their defaults."""
     existing = await repository.get_client(client_id)
@@ -26,7 +26,7 @@ async def put_client(
 
 
 @router.get("/{client_id}", response_model=Client)
-async def get_client(client_id: ClientIdPath, _: ClientReader, repository: Repository) -> Client:
+async def get_client(client_id: ReadableClientId, repository: Repository) -> Client:
     """One client's record (admin, or that client's own key)."""
     client = await repository.get_client(client_id)
     if client is None:

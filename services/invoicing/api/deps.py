@@ -1,62 +1,59 @@
 """Request dependencies shared by the routers: caller, permissions, repository, settings.
 
-Long-lived things (settings, the key ring's authenticator, the ClickHouse client) live
-on ``app.state``, set by ``create_app`` and its lifespan, so each app instance (tests
-build many) carries its own instead of module globals.
+Long-lived things (settings, the key ring, the ClickHouse client) live on ``app.state``,
+set by ``create_app`` and its lifespan, so each app instance (tests build many) carries
+its own instead of module globals.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
-from libs.common.api import require_admin, require_client_read
+from libs.common.api import CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
-from libs.common.errors import InvalidInput
 from services.invoicing.periods import Period, parse_period
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.schemas import CLIENT_ID_PATTERN
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "ClientReader", "PeriodPath", "Repository", "Settings"]
-
-_bearer = HTTPBearer(auto_error=False)
+__all__ = ["AdminCaller", "ClientIdPath", "ReadableClientId", "PeriodPath", "Repository", "Settings"]
 
 ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN, description="The client's id, e.g. `acme`.")]
 
 
-def _principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    """Delegates to ``libs.common.api.principal_dependency`` built for this app's key ring."""
-    return request.app.state.authenticate(credentials)
-
-
-Caller = Annotated[Principal, Depends(_principal)]
-
-
-def _admin(caller: Caller) -> Principal:
+def _admin(caller: CurrentPrincipal) -> Principal:
     require_admin(caller)
     return caller
 
 
-def _client_reader(client_id: ClientIdPath, caller: Caller) -> Principal:
+def _readable_client_id(caller: CurrentPrincipal, client_id: ClientIdPath) -> str:
+    """The path's client id, once the caller may read that client (admin, or ``client:<id>``)."""
     require_client_read(caller, client_id)
-    return caller
+    return client_id
 
 
-# Checked as dependencies, so a caller without the right key gets 401/403 before any body is read.
+# Checked as dependencies, which FastAPI solves before the request's own fields: a caller
+# without the right key gets 401/403 whatever else is wrong with the request.
 AdminCaller = Annotated[Principal, Depends(_admin)]
-ClientReader = Annotated[Principal, Depends(_client_reader)]
+ReadableClientId = Annotated[str, Depends(_readable_client_id)]
 
 
-def _period(period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`.")]) -> Period:
+def _parse_period(text: str) -> Period:
     try:
-        return parse_period(period)
+        return parse_period(text)
     except ValueError as exc:
-        raise InvalidInput(str(exc), detail=[{"field": "period", "message": str(exc)}]) from exc
+        raise PydanticCustomError("period", str(exc)) from exc
+
+
+def _period(
+    period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`."), AfterValidator(_parse_period)],
+) -> Period:
+    """Validated like any parameter, so a bad period is reported with the other field errors."""
+    return cast(Period, period)  # the validator above already turned the text into a Period
 
 
 PeriodPath = Annotated[Period, Depends(_period)]

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.invoicing import service
-from services.invoicing.api.deps import AdminCaller, ClientIdPath, ClientReader, PeriodPath, Repository, Settings
+from services.invoicing.api.deps import AdminCaller, PeriodPath, ReadableClientId, Repository, Settings
 from services.invoicing.csv_export import invoice_csv, invoice_filename
 from services.invoicing.schemas import Invoice, InvoiceSummary
 
@@ -24,9 +24,8 @@ Format = Annotated[Literal["json", "csv"], Query(alias="format", description="`c
     responses={200: {"content": {"text/csv": {}}, "description": "The invoice (JSON, or CSV with `?format=csv`)."}},
 )
 async def get_invoice(
-    client_id: ClientIdPath,
+    client_id: ReadableClientId,
     period: PeriodPath,
-    _: ClientReader,
     repository: Repository,
     settings: Settings,
     output: Format = "json",
@@ -48,7 +47,7 @@ async def get_invoice(
 
 @router.get("/v1/invoices/{period}", response_model=list[InvoiceSummary])
 async def list_invoices(
-    period: PeriodPath, _: AdminCaller, repository: Repository, settings: Settings
+    _: AdminCaller, period: PeriodPath, repository: Repository, settings: Settings
 ) -> list[InvoiceSummary]:
     """Every client's totals for a month (admin), rounded exactly as on their own invoices."""
     usage, clients = await asyncio.gather(repository.period_usage(period), repository.list_clients())
