@@ -62,14 +62,14 @@ def load_demo_data(env: dict[str, str], keys: dict[str, str]) -> None:
             reply = http.post(f"{ingest}/v1/events", json=events[start:start + 500],
                               headers={"Authorization": f"Bearer {keys['ingest']}"})
             reply.raise_for_status()
-        periods = sorted({str(e["timestamp"])[:7] for e in events if e["client_id"] == "acme"})
-        period = periods[-1]
+        period = now.strftime("%Y-%m")
+        expected = sum(1 for e in events if e["client_id"] == "acme" and str(e["timestamp"]).startswith(period))
         url = f"{invoicing}/v1/clients/acme/invoices/{period}"
         invoice = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             invoice = http.get(url, headers=admin).json()
-            if sum(line["events"] for line in invoice.get("lines", [])) > 0:
+            if sum(line["events"] for line in invoice.get("lines", [])) >= expected:
                 break
             time.sleep(0.5)
     MARKER.write_text(now.isoformat())
