@@ -28,6 +28,7 @@ class PricingRuntime:
     overrides: OverrideRepository | None = None
     quarantine: QuarantineRepository | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _background: set[asyncio.Task[int]] = field(default_factory=set)
 
     async def reload_and_redrive(self) -> int:
         """Reload overrides from ClickHouse (other instances may have added some), then re-drive."""
@@ -37,6 +38,12 @@ class PricingRuntime:
             self.service.book = self.service.book.replace_overrides(overrides)
             return await redrive_quarantined(self.service, self.quarantine, self.broker,
                                              self.settings.kafka.topic_prefix)
+
+    def redrive_soon(self) -> None:
+        """Re-drive in the background, so an override's POST answers without waiting for it."""
+        task = asyncio.get_running_loop().create_task(self.reload_and_redrive())
+        self._background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)
 
     async def refresh_forever(self) -> None:
         while True:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -24,7 +23,7 @@ async def create_override(body: PriceOverrideCreate, runtime: Runtime, principal
     assert runtime.overrides is not None
     await runtime.overrides.add(override)
     runtime.service.book = runtime.service.book.with_override(override)
-    asyncio.get_running_loop().create_task(runtime.reload_and_redrive())
+    runtime.redrive_soon()
     return override
 
 
