@@ -21,17 +21,22 @@ log = logging.getLogger(__name__)
 
 
 async def redrive_quarantined(
-    service: PricingService, quarantine: QuarantineRepository, broker: KafkaBroker, prefix: str
+    service: PricingService, quarantine: QuarantineRepository, broker: KafkaBroker, prefix: str,
+    page_size: int = 10_000,
 ) -> int:
-    """Price what can now be priced; return how many events left quarantine."""
-    waiting = await quarantine.pending_events()
-    if not waiting:
-        return 0
-    now = datetime.now(UTC)
-    outcome = service.price(waiting, now)
-    if not outcome.priced:
-        return 0
-    await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
-    await quarantine.mark_repriced(outcome.priced, now)
-    log.info("re-drove %d quarantined events (%d still unpriced)", len(outcome.priced), len(outcome.unpriced))
-    return len(outcome.priced)
+    """Price what can now be priced, page by page; return how many events left quarantine."""
+    repriced = 0
+    after = ("", "")
+    while page := await quarantine.pending_events(after, page_size):
+        after = (page[-1].client_id, page[-1].event_id)
+        now = datetime.now(UTC)
+        outcome = service.price(page, now)
+        if outcome.priced:
+            await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
+            await quarantine.mark_repriced(outcome.priced, now)
+            repriced += len(outcome.priced)
+        if len(page) < page_size:
+            break
+    if repriced:
+        log.info("re-drove %d quarantined events", repriced)
+    return repriced

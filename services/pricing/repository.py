@@ -71,12 +71,17 @@ class QuarantineRepository:
         result = await self._client.query(sql, parameters=parameters)
         return [QuarantinedEvent(**dict(zip(QUARANTINE_COLUMNS, row, strict=True))) for row in result.result_rows]
 
-    async def pending_events(self, limit: int = 10_000) -> list[UsageRecorded]:
-        """The original events still waiting for a price, oldest first."""
+    async def pending_events(self, after: tuple[str, str] = ("", ""), limit: int = 10_000) -> list[UsageRecorded]:
+        """Up to ``limit`` events still waiting for a price, in key order after ``after``.
+
+        Keyset pagination: callers walk the whole quarantine page by page, so a large
+        backlog of never-priceable events cannot hide the ones that now have a price.
+        """
         result = await self._client.query(
             "SELECT payload FROM unpriced_events FINAL WHERE status = 'pending' "
-            "ORDER BY detected_at LIMIT {limit:UInt32}",
-            parameters={"limit": limit},
+            "AND (client_id, event_id) > ({client_id:String}, {event_id:String}) "
+            "ORDER BY client_id, event_id LIMIT {limit:UInt32}",
+            parameters={"client_id": after[0], "event_id": after[1], "limit": limit},
         )
         return [UsageRecorded.model_validate_json(payload) for (payload,) in result.result_rows]
 
