@@ -1,0 +1,298 @@
+"""Map a provider's own usage object onto the five disjoint ``TokenUsage`` buckets.
+
+Providers count overlapping things: OpenAI's ``prompt_tokens`` include cached tokens and
+``completion_tokens`` include reasoning tokens, Gemini's ``promptTokenCount`` includes
+cached content, Anthropic's ``input_tokens`` exclude cache reads and writes. Billing each
+token exactly once needs these subtractions done in one place, so clients can send the
+usage object exactly as the API returned it.
+
+Shapes understood (detected from the keys):
+
+- OpenAI Chat Completions: ``prompt_tokens``, ``completion_tokens``,
+  ``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``;
+- OpenAI Responses: ``input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``,
+  ``output_tokens_details.reasoning_tokens``;
+- Anthropic Messages: ``input_tokens``, ``output_tokens``, ``cache_read_input_tokens``,
+  ``cache_creation_input_tokens``;
+- Google Gemini ``usageMetadata``: ``promptTokenCount``, ``candidatesTokenCount``,
+  ``cachedContentTokenCount``, ``thoughtsTokenCount``, ``toolUsePromptTokenCount``
+  (or the Python SDK's snake_case spelling of the same).
+
+Totals (``total_tokens``, ``totalTokenCount``) are ignored: they are derived, never billed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from libs.common.errors import InvalidInput
+from libs.common.events import TokenUsage
+
+__all__ = ["Buckets", "Count", "UsageIssue", "UsageMappingError", "normalize_usage", "usage_buckets"]
+
+_MAX_TOKENS = 10**12
+
+#: The five ``TokenUsage`` field names → counts.
+Buckets = dict[str, int]
+_ZERO: Buckets = dict.fromkeys(TokenUsage.model_fields, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageIssue:
+    """One problem with a usage object: the dotted path of the field and a full sentence."""
+
+    field: str
+    message: str
+
+
+class UsageMappingError(InvalidInput, ValueError):
+    """A usage object that cannot be mapped onto ``TokenUsage`` without guessing.
+
+    An ``InvalidInput`` so an API that lets it escape answers 422 with the field list.
+    """
+
+    def __init__(self, issues: list[UsageIssue]) -> None:
+        self.issues = issues
+        super().__init__(
+            "; ".join(issue.message for issue in issues),
+            detail=[{"field": issue.field, "message": issue.message} for issue in issues],
+        )
+
+    @classmethod
+    def single(cls, field: str, message: str) -> UsageMappingError:
+        return cls([UsageIssue(field, message)])
+
+
+# Strict: a bool, float or numeric string in a usage object is a client bug, not a count.
+Count = Annotated[int, Strict(), Field(ge=0, le=_MAX_TOKENS)]
+# Providers send ``null`` (or omit the key) for buckets they did not use; read these with
+# ``or 0``. (A ``None``→0 validator would be a Python call per field, doubling the cost.)
+OptionalCount = Count | None
+
+
+class _Shape(BaseModel):
+    """Base for provider shapes: unknown keys ignored (providers add keys), counts strict."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _PromptDetails(_Shape):
+    cached_tokens: OptionalCount = 0
+
+
+class _CompletionDetails(_Shape):
+    reasoning_tokens: OptionalCount = 0
+
+
+class OpenAIChatUsage(_Shape):
+    """``usage`` of a Chat Completions (or embeddings, hence the optional completion) response."""
+
+    prompt_tokens: Count
+    completion_tokens: OptionalCount = 0
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
+
+
+class OpenAIResponsesUsage(_Shape):
+    """``usage`` of a Responses API response."""
+
+    input_tokens: Count
+    output_tokens: Count
+    input_tokens_details: _PromptDetails | None = None
+    output_tokens_details: _CompletionDetails | None = None
+
+
+class AnthropicUsage(_Shape):
+    """``usage`` of a Messages API response; its four counts are already disjoint."""
+
+    input_tokens: Count
+    output_tokens: Count
+    cache_read_input_tokens: OptionalCount = 0
+    cache_creation_input_tokens: OptionalCount = 0
+
+
+class GeminiUsage(_Shape):
+    """``usageMetadata`` of generateContent; every count is optional (zeros are omitted)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    prompt_token_count: OptionalCount = 0
+    candidates_token_count: OptionalCount = 0
+    cached_content_token_count: OptionalCount = 0
+    thoughts_token_count: OptionalCount = 0
+    tool_use_prompt_token_count: OptionalCount = 0
+
+
+# Keys that identify a shape. Totals are left out on purpose: an object holding only a
+# total says nothing about which buckets the tokens belong in.
+_CHAT_KEYS = frozenset({"prompt_tokens", "completion_tokens"})
+_IO_KEYS = frozenset({"input_tokens", "output_tokens"})
+_RESPONSES_KEYS = frozenset({"input_tokens_details", "output_tokens_details"})
+_ANTHROPIC_KEYS = frozenset({"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"})
+_ANY_IO_KEYS = _IO_KEYS | _RESPONSES_KEYS | _ANTHROPIC_KEYS
+_GEMINI_FIELDS = tuple(GeminiUsage.model_fields)
+_GEMINI_SNAKE_KEYS = frozenset(_GEMINI_FIELDS)
+_GEMINI_CAMEL_KEYS = frozenset(to_camel(name) for name in _GEMINI_FIELDS)
+
+_UNRECOGNISED = "usage: unrecognised usage object; expected OpenAI, Anthropic or Gemini fields"
+
+
+def normalize_usage(usage: Mapping[str, Any], provider: str | None = None) -> TokenUsage:
+    """Map a provider usage object onto ``TokenUsage``, or raise ``UsageMappingError``.
+
+    ``provider`` only breaks the tie between the OpenAI Responses and Anthropic shapes,
+    which share ``input_tokens``/``output_tokens``.
+    """
+    return TokenUsage(**usage_buckets(usage, provider))
+
+
+def usage_buckets(usage: Mapping[str, Any], provider: str | None = None) -> Buckets:
+    """``normalize_usage`` as a plain dict of the five ``TokenUsage`` field names.
+
+    For hot paths (ingest validates tens of thousands of events a second) that copy the
+    counts into another model anyway: skips building a ``TokenUsage`` (~1 µs).
+    """
+    if not isinstance(usage, Mapping):
+        raise UsageMappingError.single("usage", "usage: expected an object")
+    mapper = _mapper_for(usage, (provider or "").strip().lower())
+    return mapper(usage)
+
+
+def _mapper_for(usage: Mapping[str, Any], provider: str) -> Callable[[Mapping[str, Any]], Buckets]:
+    """Pick the shape from the keys; refuse objects mixing two shapes rather than guess."""
+    keys = usage.keys()
+    found: list[tuple[str, Callable[[Mapping[str, Any]], Buckets]]] = []
+    if not _CHAT_KEYS.isdisjoint(keys):
+        found.append(("OpenAI Chat Completions", _from_openai_chat))
+    if not _ANY_IO_KEYS.isdisjoint(keys):
+        found.append(_io_shape(keys, provider))
+    if not _GEMINI_CAMEL_KEYS.isdisjoint(keys):
+        found.append(("Gemini (camelCase)", _from_gemini))
+    if not _GEMINI_SNAKE_KEYS.isdisjoint(keys):
+        found.append(("Gemini (snake_case)", _from_gemini))
+    if not found:
+        raise UsageMappingError.single("usage", _unrecognised_message(keys))
+    if len(found) > 1:
+        names = " and ".join(name for name, _ in found)
+        raise UsageMappingError.single("usage", f"usage: ambiguous usage object; it mixes {names} fields")
+    return found[0][1]
+
+
+def _io_shape(keys: Any, provider: str) -> tuple[str, Callable[[Mapping[str, Any]], Buckets]]:
+    """Tell OpenAI Responses from Anthropic, which both use ``input_tokens``/``output_tokens``.
+
+    With neither shape's own keys present both mappings give the same buckets, so the
+    fallback choice cannot change a bill.
+    """
+    responses = not _RESPONSES_KEYS.isdisjoint(keys)
+    anthropic = not _ANTHROPIC_KEYS.isdisjoint(keys)
+    if responses and anthropic:
+        if provider == "anthropic":
+            return ("Anthropic", _from_anthropic)
+        if provider == "openai":
+            return ("OpenAI Responses", _from_openai_responses)
+        raise UsageMappingError.single(
+            "usage",
+            "usage: ambiguous usage object; it has both OpenAI Responses (*_tokens_details) "
+            "and Anthropic (cache_*_input_tokens) fields",
+        )
+    if anthropic or (not responses and provider == "anthropic"):
+        return ("Anthropic", _from_anthropic)
+    return ("OpenAI Responses", _from_openai_responses)
+
+
+def _unrecognised_message(keys: Any) -> str:
+    shown = sorted(str(key)[:40] for key in keys)[:8]
+    return f"{_UNRECOGNISED} (got keys: {', '.join(shown)})" if shown else f"{_UNRECOGNISED} (got an empty object)"
+
+
+def _validate(shape: type[_Shape], usage: Mapping[str, Any]) -> Any:
+    """Validate one shape, reporting each problem at its ``usage.…`` path."""
+    try:
+        return shape.model_validate(usage)
+    except ValidationError as exc:
+        raise UsageMappingError([_issue_from(error) for error in exc.errors(include_url=False)]) from None
+
+
+def _issue_from(error: Any) -> UsageIssue:
+    field = ".".join(["usage", *(str(part) for part in error["loc"])])
+    message = "field required" if error["type"] == "missing" else error["msg"]
+    return UsageIssue(field, f"{field}: {message}")
+
+
+def _part(whole_field: str, whole: int, part_field: str, part: int) -> int:
+    """``whole - part`` for a count that includes a sub-count; refuse a part bigger than its whole."""
+    if part > whole:
+        raise UsageMappingError.single(
+            f"usage.{part_field}", f"usage.{part_field} ({part}) exceeds usage.{whole_field} ({whole})"
+        )
+    return whole - part
+
+
+def _from_openai_chat(usage: Mapping[str, Any]) -> Buckets:
+    """prompt_tokens include cached tokens; completion_tokens include reasoning tokens."""
+    u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
+    cached = (u.prompt_tokens_details and u.prompt_tokens_details.cached_tokens) or 0
+    reasoning = (u.completion_tokens_details and u.completion_tokens_details.reasoning_tokens) or 0
+    return _tokens(
+        input_tokens=_part("prompt_tokens", u.prompt_tokens, "prompt_tokens_details.cached_tokens", cached),
+        cache_read_tokens=cached,
+        output_tokens=_part(
+            "completion_tokens", u.completion_tokens or 0, "completion_tokens_details.reasoning_tokens", reasoning
+        ),
+        reasoning_tokens=reasoning,
+    )
+
+
+def _from_openai_responses(usage: Mapping[str, Any]) -> Buckets:
+    """input_tokens include cached tokens; output_tokens include reasoning tokens."""
+    u: OpenAIResponsesUsage = _validate(OpenAIResponsesUsage, usage)
+    cached = (u.input_tokens_details and u.input_tokens_details.cached_tokens) or 0
+    reasoning = (u.output_tokens_details and u.output_tokens_details.reasoning_tokens) or 0
+    return _tokens(
+        input_tokens=_part("input_tokens", u.input_tokens, "input_tokens_details.cached_tokens", cached),
+        cache_read_tokens=cached,
+        output_tokens=_part("output_tokens", u.output_tokens, "output_tokens_details.reasoning_tokens", reasoning),
+        reasoning_tokens=reasoning,
+    )
+
+
+def _from_anthropic(usage: Mapping[str, Any]) -> Buckets:
+    """Anthropic's counts are already disjoint: input_tokens exclude cache reads and writes."""
+    u: AnthropicUsage = _validate(AnthropicUsage, usage)
+    return _tokens(
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_input_tokens or 0,
+        cache_write_tokens=u.cache_creation_input_tokens or 0,
+    )
+
+
+def _from_gemini(usage: Mapping[str, Any]) -> Buckets:
+    """promptTokenCount includes cached content; candidates exclude thoughts; tool-use prompt is extra input."""
+    u: GeminiUsage = _validate(GeminiUsage, usage)
+    cached_tokens = u.cached_content_token_count or 0
+    camel = not _GEMINI_CAMEL_KEYS.isdisjoint(usage.keys())
+    prompt, cached = "prompt_token_count", "cached_content_token_count"
+    if camel:  # name the fields in errors as the client spelled them
+        prompt, cached = to_camel(prompt), to_camel(cached)
+    return _tokens(
+        input_tokens=_part(prompt, u.prompt_token_count or 0, cached, cached_tokens)
+        + (u.tool_use_prompt_token_count or 0),
+        cache_read_tokens=cached_tokens,
+        output_tokens=u.candidates_token_count or 0,
+        reasoning_tokens=u.thoughts_token_count or 0,
+    )
+
+
+def _tokens(**buckets: int) -> Buckets:
+    """The five buckets (absent ones 0); only Gemini's input sum can pass the bound here."""
+    for name, count in buckets.items():
+        if count > _MAX_TOKENS:
+            raise UsageMappingError.single("usage", f"usage: {name} would be {count}, over the {_MAX_TOKENS:,} limit")
+    return {**_ZERO, **buckets}
