@@ -248,8 +248,11 @@ async def test_client_records(api: httpx.AsyncClient) -> None:
         "client_id": "acme", "name": "Acme Corp", "markup_percent": "25", "monthly_budget": "500.00",
         "alert_thresholds": ["0.5", "0.9", "1"], "notify": ["mailto://user:pass@example.com"],
     }
-    stored = await api.get("/v1/clients/acme", headers=auth(ACME))
+    stored = await api.get("/v1/clients/acme", headers=auth(ADMIN))
     assert stored.status_code == 200 and stored.json() == first
+    own = await api.get("/v1/clients/acme", headers=auth(ACME))  # the client's own key: secrets masked
+    assert own.status_code == 200
+    assert own.json() == {**first, "notify": ["mailto://***@example.com"]}
 
     updated = (await put_client(api, "acme", {"name": "Acme Inc", "markup_percent": 30})).json()
     assert updated["created_at"] == first["created_at"]

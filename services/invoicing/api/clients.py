@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
+from libs.common.api import CurrentPrincipal
 from libs.common.errors import NotFound
+from libs.common.redact import mask_url
 from services.invoicing import service
 from services.invoicing.api.deps import AdminCaller, ClientIdPath, ReadableClientId, Repository, Settings
 from services.invoicing.schemas import Client, ClientUpdate
@@ -26,11 +28,13 @@ async def put_client(
 
 
 @router.get("/{client_id}", response_model=Client)
-async def get_client(client_id: ReadableClientId, repository: Repository) -> Client:
-    """One client's record (admin, or that client's own key)."""
+async def get_client(client_id: ReadableClientId, repository: Repository, principal: CurrentPrincipal) -> Client:
+    """One client's record (admin, or that client's own key, which sees notify URLs masked)."""
     client = await repository.get_client(client_id)
     if client is None:
         raise NotFound(f"no client '{client_id}'")
+    if not principal.is_admin:  # apprise URLs hold webhook tokens and mail passwords
+        return client.model_copy(update={"notify": [mask_url(url) for url in client.notify]})
     return client
 
 
