@@ -180,3 +180,36 @@ def test_auth_scopes_are_enforced(pipeline: Pipeline) -> None:
         assert client_key.post("/v1/events", json=event("acme")).status_code == 403
     with pipeline.http("invoicing", INGEST_KEY) as ingest_key:
         assert ingest_key.get("/v1/clients/acme/invoices/2026-10").status_code == 403
+
+
+async def test_poison_message_goes_to_dead_letter_and_the_stream_goes_on(pipeline: Pipeline) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from libs.common.topics import DEAD_LETTER, USAGE_RECORDED, topic
+
+    client = new_client_id("poison")
+    pipeline.add_price("openai", "gpt-poison", "1.00")
+    prefix = pipeline.env["KAFKA_TOPIC_PREFIX"]
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic(USAGE_RECORDED, prefix), b'[{"event_id": "x"}]', key=client.encode())
+    finally:
+        await producer.stop()
+    assert pipeline.send([event(client, model="gpt-poison", input_tokens=1_000_000)]).status_code == 202
+
+    invoice = pipeline.wait_for_events(client, "2026-10", 1)
+    assert invoice["base_cost"] == "1.00"
+
+    consumer = AIOKafkaConsumer(topic(DEAD_LETTER, prefix), bootstrap_servers=pipeline.env["KAFKA_BOOTSTRAP_SERVERS"],
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    records = [r for rs in batches.values() for r in rs if r.key == client.encode()]
+    assert len(records) == 1
+    headers = dict(records[0].headers)
+    assert b"UsageRecorded" in headers["x-reason"]
+    assert headers["x-source"].startswith(topic(USAGE_RECORDED, prefix).encode())
