@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from libs.common.clickhouse import connect
 from libs.common.money import token_cost
 from libs.common.settings import AuthSettings, BillingDefaults, ClickHouseSettings
+from services.aggregator.rows import PRICED_COLUMNS
 from services.invoicing.app import create_app
 from services.invoicing.settings import InvoicingSettings
 
@@ -37,13 +38,6 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-PRICED_COLUMNS = (
-    "client_id", "event_id", "timestamp", "received_at", "priced_at", "provider", "model", "project", "tags",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-    "price_source", "price_id", "price_effective_from", "price_tier",
-    "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok",
-    "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "cost_usd",
-)
 
 
 def priced(
