@@ -11,6 +11,7 @@ from libs.common.clickhouse import connect
 from libs.common.events import AppliedPrice, UsagePriced, UsageUnpriced
 from libs.common.settings import ClickHouseSettings
 from services.aggregator.service import Aggregator
+from services.aggregator.rows import priced_row
 from services.aggregator.store import PricedEventStore
 from services.pricing.calculation import price_usage
 
@@ -87,3 +88,24 @@ async def test_quarantined_replay_never_outranks_a_repriced_row(clickhouse_schem
     finally:
         await client.close()
     assert result.result_rows == [("repriced",)]
+
+
+async def test_reconcile_finds_and_repairs_totals_that_disagree(clickhouse_schema: ClickHouseSettings) -> None:
+    from services.aggregator.reconcile import check, rebuild
+
+    client = await connect(clickhouse_schema)
+    try:
+        await Aggregator(PricedEventStore(client)).record_priced(
+            [priced("r1", "acme", input_tokens=1_000_000), priced("r2", "acme", day=4, output_tokens=1_000_000)])
+        assert await check(client, "2026-10") == []
+        # a duplicate that slipped past dedup (e.g. two owners during a rebalance)
+        await PricedEventStore(client).insert_priced([priced_row(priced("r1", "acme", input_tokens=1_000_000))])
+        mismatches = await check(client, "2026-10")
+        assert {(m.table, m.events) for m in mismatches} == {
+            ("usage_totals_monthly", (2, 3)), ("usage_totals_daily", (2, 3))}
+        await rebuild(client, "2026-10")
+        assert await check(client, "2026-10") == []
+        result = await client.query("SELECT sum(cost_usd) FROM usage_totals_monthly")
+        assert result.result_rows[0][0] == Decimal("12.5")
+    finally:
+        await client.close()
