@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
-from services.invoicing.api import clients, invoices
+from services.invoicing.api import clients, invoices, usage
 from services.invoicing.settings import InvoicingSettings, get_settings
 
 __all__ = ["create_app"]
@@ -36,6 +36,7 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(clients.router)
     app.include_router(invoices.router)
+    app.include_router(usage.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

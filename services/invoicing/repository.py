@@ -25,7 +25,7 @@ from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
 from services.invoicing.amounts import trim
 from services.invoicing.domain import UsageTotals
 from services.invoicing.periods import Period
-from services.invoicing.schemas import Client
+from services.invoicing.schemas import Client, DailyUsage
 
 __all__ = [
     "InvoicingRepository",
@@ -33,6 +33,7 @@ __all__ = [
     "client_query",
     "client_usage_query",
     "clients_query",
+    "daily_usage_query",
     "period_usage_query",
 ]
 
@@ -68,6 +69,20 @@ def period_usage_query(period: Period) -> Query:
         " WHERE month = {month:Date}"
         f" GROUP BY client_id, {_KEY}",
         {"month": period.first_day},
+    )
+
+
+_DAILY_SUMMED = ("events", *TOKEN_COLUMNS, "cost_usd")
+
+
+def daily_usage_query(client_id: str, period: Period) -> Query:
+    """One client's usage per day and model over a month, from the daily totals."""
+    sums = ", ".join(f"sum({column}) AS sum_{column}" for column in _DAILY_SUMMED)
+    return Query(
+        f"SELECT day, provider, model, {sums} FROM usage_totals_daily"
+        " WHERE client_id = {client_id:String} AND day >= {first:Date} AND day < {next:Date}"
+        " GROUP BY day, provider, model ORDER BY day, provider, model",
+        {"client_id": client_id, "first": period.first_day, "next": period.end.date()},
     )
 
 
@@ -130,6 +145,14 @@ class InvoicingRepository:
         for row in await self._rows(period_usage_query(period)):
             by_client.setdefault(row["client_id"], []).append(_usage(row))
         return by_client
+
+    async def daily_usage(self, client_id: str, period: Period) -> list[DailyUsage]:
+        return [
+            DailyUsage(day=row["day"], provider=row["provider"], model=row["model"],
+                       cost_usd=trim(row["sum_cost_usd"], 2),
+                       **{column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)})
+            for row in await self._rows(daily_usage_query(client_id, period))
+        ]
 
     async def get_client(self, client_id: str) -> Client | None:
         rows = await self._rows(client_query(client_id))

@@ -7,7 +7,7 @@ stores, so nothing is silently cut when saved.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -25,6 +25,7 @@ __all__ = [
     "InvoiceSummary",
     "LinePrice",
     "UnitPrices",
+    "DailyUsage",
 ]
 
 #: Same rule as ``libs.common.events.ClientId`` (and the ``client:<id>`` key scopes).
@@ -165,3 +166,18 @@ class InvoiceSummary(BaseModel):
     markup: DecimalText
     total: DecimalText
     events: int
+
+
+class DailyUsage(BaseModel):
+    """One model's usage on one UTC day: exact cost at cost price, before markup and rounding."""
+
+    day: date
+    provider: str
+    model: str
+    events: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: DecimalText

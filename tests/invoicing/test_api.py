@@ -353,3 +353,20 @@ async def test_authentication_and_scopes(api: httpx.AsyncClient, settings: Invoi
 async def test_healthz(api: httpx.AsyncClient) -> None:
     response = await api.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_daily_usage_per_model_within_the_month(api: httpx.AsyncClient, settings: InvoicingSettings) -> None:
+    await insert_worked_example(settings.clickhouse)
+
+    reply = await api.get(f"/v1/clients/acme/usage/{MARCH}", headers=auth(ACME))
+
+    assert reply.status_code == 200, reply.text
+    days = [(d["day"], d["model"], d["events"], d["input_tokens"], d["cost_usd"]) for d in reply.json()]
+    assert days == [
+        ("2025-03-01", "gpt-4o", 1, 1_000_000, "2.50"),
+        ("2025-03-02", "claude-3-5-sonnet", 1, 890_000, "2.67"),
+        ("2025-03-03", "gemini-1.5-pro", 1, 150_000, "0.1875"),
+        ("2025-03-10", "gpt-4o", 1, 1_100_000, "2.75"),
+        ("2025-03-31", "gemini-1.5-pro", 1, 300_000, "0.375"),
+    ]
+    assert (await api.get(f"/v1/clients/beta/usage/{MARCH}", headers=auth(ACME))).status_code == 403
