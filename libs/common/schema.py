@@ -130,6 +130,22 @@ CREATE TABLE IF NOT EXISTS clients (
 ORDER BY client_id
 """
 
+CLIENT_HISTORY = f"""
+CREATE TABLE IF NOT EXISTS client_history (
+    client_id String,
+    name String,
+    markup_percent Decimal(9, 4),
+    monthly_budget Nullable(Decimal(38, 2)),
+    alert_thresholds Array(Decimal(9, 4)),
+    notify Array(String),
+    created_at {TIME},
+    updated_at {TIME}
+) ENGINE = MergeTree
+ORDER BY (client_id, updated_at)
+"""
+"""Every version of every client record, never merged away: an invoice for a month that
+has ended uses the markup that was in force when it ended, whatever was edited since."""
+
 STATEMENTS: tuple[str, ...] = (
     PRICED_EVENTS,
     _totals_table("usage_totals_daily", "day"),
@@ -139,4 +155,5 @@ STATEMENTS: tuple[str, ...] = (
     UNPRICED_EVENTS,
     PRICE_OVERRIDES,
     CLIENTS,
+    CLIENT_HISTORY,
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -97,6 +98,16 @@ def clients_query() -> Query:
     return Query(f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients FINAL ORDER BY client_id")
 
 
+def clients_as_of_query(at: datetime, client_id: str | None = None) -> Query:
+    """Each client's latest version written before ``at`` (one client, or all)."""
+    where = "updated_at < {at:DateTime64(6, 'UTC')}" + (" AND client_id = {client_id:String}" if client_id else "")
+    return Query(
+        f"SELECT {', '.join(CLIENT_COLUMNS)} FROM client_history WHERE {where}"
+        " ORDER BY client_id, updated_at DESC LIMIT 1 BY client_id",
+        {"at": at, "client_id": client_id or ""},
+    )
+
+
 def _usage(row: dict[str, Any]) -> UsageTotals:
     fields: dict[str, Any] = {column: row[column] for column in LINE_KEY}
     fields.update({column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)})
@@ -161,11 +172,22 @@ class InvoicingRepository:
     async def list_clients(self) -> list[Client]:
         return [_client(row) for row in await self._rows(clients_query())]
 
+    async def get_client_as_of(self, client_id: str, at: datetime) -> Client | None:
+        """The record as it stood at ``at``; the current one if it was written only later."""
+        rows = await self._rows(clients_as_of_query(at, client_id))
+        return _client(rows[0]) if rows else await self.get_client(client_id)
+
+    async def list_clients_as_of(self, at: datetime) -> list[Client]:
+        then = {row["client_id"]: _client(row) for row in await self._rows(clients_as_of_query(at))}
+        current = {client.client_id: client for client in await self.list_clients()}
+        return sorted({**current, **then}.values(), key=lambda client: client.client_id)
+
     async def save_client(self, client: Client) -> None:
         """Insert a new version; the highest ``updated_at`` wins on read (FINAL) and on merge."""
         row: Sequence[Any] = [
             client.client_id, client.name, client.markup_percent, client.monthly_budget,
             list(client.alert_thresholds), list(client.notify), client.created_at, client.updated_at,
         ]
-        async with _clickhouse_errors():
+        async with _clickhouse_errors():  # history first: a version in ``clients`` is always in history
+            await self._client.insert("client_history", [row], column_names=list(CLIENT_COLUMNS))
             await self._client.insert("clients", [row], column_names=list(CLIENT_COLUMNS))

@@ -370,3 +370,26 @@ async def test_daily_usage_per_model_within_the_month(api: httpx.AsyncClient, se
         ("2025-03-31", "gemini-1.5-pro", 1, 300_000, "0.375"),
     ]
     assert (await api.get(f"/v1/clients/beta/usage/{MARCH}", headers=auth(ACME))).status_code == 403
+
+
+async def test_a_closed_month_keeps_the_markup_in_force_when_it_ended(
+    api: httpx.AsyncClient, settings: InvoicingSettings
+) -> None:
+    await insert_worked_example(settings.clickhouse)
+    history = await connect(settings.clickhouse)
+    try:  # acme's record as it was written in February 2025, at 25%
+        then = datetime(2025, 2, 1, tzinfo=UTC)
+        row = ["acme", "Acme", Decimal(25), None, [], [], then, then]
+        await history.insert("client_history", [row], column_names=["client_id", "name", "markup_percent",
+                             "monthly_budget", "alert_thresholds", "notify", "created_at", "updated_at"])
+    finally:
+        await history.close()
+    await put_client(api, "acme", {"name": "Acme", "markup_percent": "40"})  # edited today
+
+    march_invoice = (await api.get(f"/v1/clients/acme/invoices/{MARCH}", headers=auth(ADMIN))).json()
+    listing = (await api.get(f"/v1/invoices/{MARCH}", headers=auth(ADMIN))).json()
+    this_month = (await api.get(f"/v1/clients/acme/invoices/{datetime.now(UTC):%Y-%m}", headers=auth(ADMIN))).json()
+
+    assert (march_invoice["markup_percent"], march_invoice["total"]) == ("25", "10.60")
+    assert [(s["client_id"], s["markup_percent"]) for s in listing if s["client_id"] == "acme"] == [("acme", "25")]
+    assert this_month["markup_percent"] == "40"

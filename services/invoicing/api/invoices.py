@@ -30,12 +30,16 @@ async def get_invoice(
     settings: Settings,
     output: Format = "json",
 ) -> Invoice | Response:
-    """A client's invoice for a month (admin, or that client's own key); open until the month ends."""
-    usage, client = await asyncio.gather(repository.client_usage(client_id, period), repository.get_client(client_id))
+    """A client's invoice for a month (admin, or that client's own key); open until the month ends.
+
+    The markup is the one in force at the end of the month (now, while it is open), so
+    editing a client's markup never changes an invoice for a month that has ended.
+    """
+    now = datetime.now(UTC)
+    usage, client = await asyncio.gather(
+        repository.client_usage(client_id, period), repository.get_client_as_of(client_id, min(now, period.end)))
     invoice = service.build_invoice(
-        client_id=client_id, period=period, usage=usage, client=client, defaults=settings.billing,
-        now=datetime.now(UTC),
-    )
+        client_id=client_id, period=period, usage=usage, client=client, defaults=settings.billing, now=now)
     if output == "csv":
         return Response(
             invoice_csv(invoice),
@@ -50,7 +54,8 @@ async def list_invoices(
     _: AdminCaller, period: PeriodPath, repository: Repository, settings: Settings
 ) -> list[InvoiceSummary]:
     """Every client's totals for a month (admin), rounded exactly as on their own invoices."""
-    usage, clients = await asyncio.gather(repository.period_usage(period), repository.list_clients())
+    now = datetime.now(UTC)
+    usage, clients = await asyncio.gather(
+        repository.period_usage(period), repository.list_clients_as_of(min(now, period.end)))
     return service.build_summaries(
-        period=period, usage_by_client=usage, clients=clients, defaults=settings.billing, now=datetime.now(UTC)
-    )
+        period=period, usage_by_client=usage, clients=clients, defaults=settings.billing, now=now)
