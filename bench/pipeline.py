@@ -1,0 +1,621 @@
+"""End-to-end pipeline benchmark: events/s, freshness, CPU/RSS per service, invoice latency, correctness.
+
+    uv run python -m bench.pipeline                      # the full run (see BENCHMARKS.md)
+    uv run python -m bench.pipeline --quick              # a few thousand events, seconds, no 10M step
+    uv run python -m bench.pipeline --events 500000 --mode kafka --rate 20000
+
+What it does, against a real Apache Kafka and ClickHouse it starts itself (in
+``.local/bench/<run>/``, or ``--kafka-bootstrap`` / ``--clickhouse-url``) and the real
+services as processes (``deploy/pipeline.py``, as the e2e tests do):
+
+1. **throughput**: for each mode, sends ``--events`` realistic events (``bench/workload.py``)
+   as fast as the pipeline takes them (or at ``--rate``): ``http`` POSTs batches to the
+   ingest API, ``kafka`` produces ingest's message format straight onto
+   ``usage.recorded.v1``. It polls the monthly totals until every unique event is counted.
+   End-to-end rate = events sent / (last counted − first sent); "sustained" is the
+   counting rate between 10% and 90% of the phase's events.
+2. **freshness**: load at half the best measured rate while probe clients send one event
+   at a time through ingest and poll the invoice API until it shows up (p50/p99/max).
+3. **correctness**: totals in ClickHouse (monthly and daily) equal totals recomputed from
+   the generated events, exactly and to the cent; each duplicate counted once; no
+   duplicate rows; invoices of the biggest clients match the recomputed base cost.
+4. **invoice at scale**: inserts ``--invoice-events`` synthetic priced events with one
+   ``INSERT … SELECT FROM numbers()`` (``bench/bulk.py``), then times the invoice API.
+
+CPU and peak RSS of every process come from psutil, per phase (``bench/monitor.py``).
+Prints one summary table; writes everything as JSON to ``bench/results/<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.bulk import SYNTH_PREFIX, bulk_insert
+from bench.load import SendStats, http_batches, kafka_ticks, send_http, send_kafka
+from bench.monitor import ProcessMonitor
+from bench.profiling import Profiler
+from bench.report import print_summary
+from bench.workload import Workload, model_prices, override_bodies
+from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse
+from deploy.local_kafka import LocalKafka
+from deploy.pipeline import PIPELINE_SERVICES, Pipeline, pipeline_env, start_pipeline
+from libs.common.clickhouse import connect
+from libs.common.money import round_cents
+from libs.common.settings import ClickHouseSettings
+from libs.common.topics import USAGE_RECORDED, topic
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+PACKAGES = ("aiokafka", "faststream", "fastapi", "uvicorn", "pydantic", "pydantic-core", "orjson",
+            "clickhouse-connect", "chdb-core", "genai-prices", "httpx", "psutil")
+
+
+@dataclass
+class BenchSettings:
+    events: int = 600_000
+    """Events per throughput mode."""
+    rate: float | None = None
+    """Target events/s for the throughput phases; None: as fast as the pipeline takes them."""
+    mode: str = "both"
+    invoice_events: int = 10_000_000
+    clients: int = 400
+    http_batch: int = 1_000
+    http_concurrency: int = 4
+    kafka_tick: int = 10_000
+    freshness_seconds: float = 40.0
+    probes: int = 4
+    probe_poll_seconds: float = 0.05
+    invoice_requests: int = 200
+    duplicate_share: float = 0.01
+    seed: int = 2026
+    quick: bool = False
+    kafka_bootstrap: str | None = None
+    clickhouse_url: str | None = None
+    results_dir: str = str(RESULTS_DIR)
+    keep: bool = False
+    profile: bool = False
+    service_env: dict[str, str] = field(default_factory=dict)
+    drain_timeout: float = 300.0
+
+    @classmethod
+    def quick_run(cls, **overrides: Any) -> BenchSettings:
+        base = dict(events=3_000, invoice_events=0, clients=25, http_batch=250, kafka_tick=1_000,
+                    freshness_seconds=3.0, probes=2, invoice_requests=20, quick=True, drain_timeout=60.0)
+        return cls(**{**base, **overrides})
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("http", "kafka") if self.mode == "both" else (self.mode,)
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class Servers:
+    """Kafka and ClickHouse: given ones, or our own in ``run_dir`` (removed afterwards unless kept)."""
+
+    def __init__(self, settings: BenchSettings, run_dir: Path) -> None:
+        self._settings = settings
+        self._run_dir = run_dir
+        self.kafka: LocalKafka | None = None
+        self.clickhouse: LocalClickHouse | None = None
+        self.bootstrap = settings.kafka_bootstrap or ""
+        self.clickhouse_url = settings.clickhouse_url or ""
+
+    def start(self) -> None:
+        if not self.bootstrap:
+            self.kafka = LocalKafka(self._run_dir / "kafka", heap="1g")
+            self.kafka.start()
+            self.bootstrap = self.kafka.bootstrap_servers
+        if not self.clickhouse_url:
+            self.clickhouse = LocalClickHouse(self._run_dir / "clickhouse")
+            self.clickhouse.start()
+            self.clickhouse_url = self.clickhouse.url
+
+    def pids(self) -> dict[str, int]:
+        pids = {}
+        if self.kafka and self.kafka.pid:
+            pids["kafka"] = self.kafka.pid
+        if self.clickhouse and self.clickhouse.pid:
+            pids["clickhouse"] = self.clickhouse.pid
+        return pids
+
+    def stop(self) -> None:
+        if self.kafka:
+            self.kafka.stop()
+            if not self._settings.keep:
+                shutil.rmtree(self.kafka.data_dir / "logs", ignore_errors=True)
+        if self.clickhouse:
+            self.clickhouse.stop()
+            if not self._settings.keep:
+                shutil.rmtree(self.clickhouse.data_dir / "db", ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (no interpolation): p99 of 200 samples is the 198th smallest."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-share * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    return {
+        "samples": len(seconds),
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1) if seconds else float("nan"),
+        "mean_ms": round(statistics.fmean(seconds) * 1000, 1) if seconds else float("nan"),
+    }
+
+
+class Counter:
+    """Events counted in the monthly totals of this run's database."""
+
+    def __init__(self, clickhouse: Any) -> None:
+        self._clickhouse = clickhouse
+
+    async def counted(self) -> int:
+        result = await self._clickhouse.query(
+            f"SELECT sum(events) FROM usage_totals_monthly WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'")
+        return int(result.result_rows[0][0] or 0)
+
+
+async def count_until(counter: Counter, target: int, started: float, timeout: float,
+                      samples: list[tuple[float, int]], interval: float = 0.25) -> float:
+    """Poll until ``target`` events are counted; returns when (monotonic); records (t, counted)."""
+    last_progress, last_value = time.monotonic(), -1
+    while True:
+        value = await counter.counted()
+        now = time.monotonic()
+        samples.append((round(now - started, 3), value))
+        if value >= target:
+            return now
+        if value != last_value:
+            last_progress, last_value = now, value
+        elif now - last_progress > timeout:
+            raise RuntimeError(f"stalled: {value} of {target} events counted, no progress for {timeout:.0f}s")
+        await asyncio.sleep(interval)
+
+
+def sustained_rate(samples: list[tuple[float, int]], base: int, total: int) -> int | None:
+    """Counting rate between 10% and 90% of the phase's events (skips ramp-up and tail);
+    None when the phase was too short to see that window."""
+    low, high = base + 0.1 * total, base + 0.9 * total
+    t_low = next((t for t, v in samples if v >= low), None)
+    t_high = next((t for t, v in samples if v >= high), None)
+    if t_low is None or t_high is None or t_high <= t_low:
+        return None
+    return round(0.8 * total / (t_high - t_low))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Benchmark:
+    def __init__(self, settings: BenchSettings) -> None:
+        self.s = settings
+        self.run_id = "b" + uuid.uuid4().hex[:6]
+        self.started_at = datetime.now(UTC)
+        self.run_dir = PROJECT_ROOT / ".local" / "bench" / f"{self.started_at:%Y%m%dT%H%M%S}-{self.run_id}"
+        self.admin_key = "bench-admin-" + uuid.uuid4().hex
+        self.ingest_key = "bench-ingest-" + uuid.uuid4().hex
+        self.workload = Workload(settings.clients, seed=settings.seed, run_id=self.run_id)
+        self.results: dict[str, Any] = {}
+        self.pipeline: Pipeline | None = None
+
+    # ---------------------------------------------------------------- orchestration
+
+    async def run(self) -> dict[str, Any]:
+        servers = Servers(self.s, self.run_dir)
+        began = time.monotonic()
+        try:
+            servers.start()
+            env = pipeline_env(
+                servers.bootstrap, servers.clickhouse_url,
+                [{"key": self.admin_key, "scope": "admin"}, {"key": self.ingest_key, "scope": "ingest"}],
+                namespace=f"bench_{self.run_id}", LOG_LEVEL="INFO", PRICING_REFRESH_SECONDS="5",
+                **self.s.service_env)
+            self.pipeline = start_pipeline(env, self.run_dir / "logs", PIPELINE_SERVICES,
+                                           admin_key=self.admin_key, ingest_key=self.ingest_key)
+            self.results["startup_seconds"] = round(time.monotonic() - began, 1)
+            pids = {name: service.pid for name, service in self.pipeline.services.items() if service.pid}
+            pids |= servers.pids()
+            pids["bench"] = os.getpid()
+            self.monitor = ProcessMonitor(pids)
+            self.profiler = Profiler(self.run_dir / "profiles", {n: p for n, p in pids.items()
+                                                                  if n in PIPELINE_SERVICES}) if self.s.profile else None
+            for body in override_bodies():
+                reply = self.pipeline.api("pricing").post("/v1/prices", json=body)
+                reply.raise_for_status()
+            self.prices = model_prices()
+            ch_settings = ClickHouseSettings(url=env["CLICKHOUSE_URL"])  # type: ignore[arg-type]
+            self.clickhouse = await connect(ch_settings)
+            self.counter = Counter(self.clickhouse)
+            try:
+                await self._phases(env)
+            finally:
+                await self.clickhouse.close()
+        finally:
+            if self.pipeline:
+                self.pipeline.close()
+            servers.stop()
+        self.results["total_seconds"] = round(time.monotonic() - began, 1)
+        return self.report()
+
+    async def _phases(self, env: dict[str, str]) -> None:
+        throughput: dict[str, Any] = {}
+        self.results["throughput"] = throughput
+        for mode in self.s.modes:
+            throughput[mode] = await self._throughput(mode, env)
+        best_mode = max(throughput, key=lambda m: throughput[m]["e2e_events_per_s"])
+        self.results["freshness"] = await self._freshness(best_mode, throughput[best_mode]["e2e_events_per_s"], env)
+        self.results["correctness"] = await self._correctness()
+        if self.s.invoice_events:
+            self.results["invoice_at_scale"] = await self._invoice_at_scale()
+        self.results["resources"] = {name: usage.as_dict() for name, usage in self.monitor.phases.items()}
+
+    # ---------------------------------------------------------------- phases
+
+    async def _throughput(self, mode: str, env: dict[str, str]) -> dict[str, Any]:
+        before = self.workload.expected.unique
+        events = self.workload.events(self.s.events, self.s.duplicate_share)
+        new_unique = self.workload.expected.unique - before
+        base = await self.counter.counted()
+        print(f"[{mode}] sending {len(events):,} events ({new_unique:,} unique)...", flush=True)
+        samples: list[tuple[float, int]] = []
+        with self.monitor.phase(f"throughput_{mode}"):
+            if self.profiler:
+                self.profiler.start(f"throughput_{mode}")
+            stats = SendStats()
+            if mode == "http":
+                payload = http_batches(events, self.s.http_batch)
+                stats.started = time.monotonic()
+                sender = send_http(self._ingest_url, self.ingest_key, payload,
+                                   concurrency=self.s.http_concurrency, rate=self.s.rate, stats=stats)
+            else:
+                payload = kafka_ticks(events, self.s.kafka_tick)
+                stats.started = time.monotonic()
+                sender = send_kafka(env["KAFKA_BOOTSTRAP_SERVERS"], topic(USAGE_RECORDED, env["KAFKA_TOPIC_PREFIX"]),
+                                    payload, rate=self.s.rate, stats=stats)
+            send_task = asyncio.create_task(sender)
+            counted_at = await count_until(self.counter, base + new_unique, stats.started, self.s.drain_timeout,
+                                           samples)
+            await send_task
+            if self.profiler:
+                self.profiler.stop()
+        seconds = counted_at - stats.started
+        result = {
+            "events_sent": len(events),
+            "unique_events": new_unique,
+            "send_seconds": round(stats.seconds, 2),
+            "ingest_events_per_s": round(len(events) / stats.seconds),
+            "e2e_seconds": round(seconds, 2),
+            "e2e_events_per_s": round(len(events) / seconds),
+            "sustained_events_per_s": sustained_rate(samples, base, new_unique),
+            "drain_seconds_after_send": round(counted_at - stats.finished, 2),
+            "messages_or_requests": stats.requests,
+            "counted_samples": samples[:: max(1, len(samples) // 60)],
+        }
+        if stats.request_seconds:
+            result["http_request_latency"] = latency_summary(stats.request_seconds)
+        print(f"[{mode}] {result['e2e_events_per_s']:,} events/s end to end "
+              f"(sustained {result['sustained_events_per_s'] or 'n/a'}/s, ingest side {result['ingest_events_per_s']:,}/s)",
+              flush=True)
+        return result
+
+    async def _freshness(self, mode: str, max_rate: float, env: dict[str, str]) -> dict[str, Any]:
+        rate = max_rate / 2
+        count = int(rate * self.s.freshness_seconds)
+        before = self.workload.expected.unique
+        events = self.workload.events(count, self.s.duplicate_share)
+        new_unique = self.workload.expected.unique - before
+        base = await self.counter.counted()
+        print(f"[freshness] {len(events):,} events over {self.s.freshness_seconds:.0f}s at {rate:,.0f}/s via {mode}, "
+              f"{self.s.probes} probes...", flush=True)
+        latencies: list[float] = []
+        probe_events: list[int] = [0]
+        with self.monitor.phase("freshness"):
+            if mode == "http":
+                sender = send_http(self._ingest_url, self.ingest_key, http_batches(events, self.s.http_batch),
+                                   concurrency=self.s.http_concurrency, rate=rate)
+            else:
+                sender = send_kafka(env["KAFKA_BOOTSTRAP_SERVERS"], topic(USAGE_RECORDED, env["KAFKA_TOPIC_PREFIX"]),
+                                    kafka_ticks(events, max(100, int(rate / 20))), rate=rate)
+            load = asyncio.create_task(sender)
+            stop_at = time.monotonic() + self.s.freshness_seconds
+            async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {self.admin_key}"}) as http:
+                await asyncio.gather(*(self._probe(http, i, stop_at, latencies, probe_events)
+                                       for i in range(self.s.probes)))
+            stats = await load
+            await count_until(self.counter, base + new_unique + probe_events[0], time.monotonic(),
+                              self.s.drain_timeout, [])
+        result = {
+            "load_mode": mode,
+            "target_events_per_s": round(rate),
+            "achieved_events_per_s": round(stats.events / stats.seconds),
+            "probe_events": probe_events[0],
+            **latency_summary(latencies),
+        }
+        print(f"[freshness] p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
+              f"over {result['samples']} probes", flush=True)
+        return result
+
+    async def _probe(self, http: httpx.AsyncClient, number: int, stop_at: float, latencies: list[float],
+                     sent: list[int]) -> None:
+        """Send one event, poll the invoice until it counts it; repeat until ``stop_at``."""
+        client_id = f"{self.run_id}-probe{number}"
+        ingest = {"Authorization": f"Bearer {self.ingest_key}"}
+        seen = 0
+        while time.monotonic() < stop_at:
+            event = self.workload.probe_event(client_id)
+            period = event["timestamp"][:7]
+            began = time.monotonic()
+            reply = await http.post(f"{self._ingest_url}/v1/events", json=event, headers=ingest)
+            if reply.status_code != 202:
+                raise RuntimeError(f"probe refused: {reply.status_code} {reply.text[:300]}")
+            seen += 1
+            sent[0] += 1
+            while True:
+                invoice = await http.get(f"{self._invoicing_url}/v1/clients/{client_id}/invoices/{period}")
+                if invoice.status_code == 200 and sum(line["events"] for line in invoice.json()["lines"]) >= seen:
+                    latencies.append(time.monotonic() - began)
+                    break
+                if time.monotonic() - began > 60:
+                    raise RuntimeError(f"probe event of {client_id} not visible after 60 s")
+                await asyncio.sleep(self.s.probe_poll_seconds)
+            await asyncio.sleep(0.05 + 0.1 * (number / max(1, self.s.probes)))
+
+    async def _correctness(self) -> dict[str, Any]:
+        """ClickHouse totals against the totals recomputed from every generated event."""
+        expected = self.workload.expected
+        expected_cost = expected.cost(self.prices)
+        mismatches: list[str] = []
+        for table, period in (("usage_totals_monthly", "month"), ("usage_totals_daily", "day")):
+            result = await self.clickhouse.query(
+                f"SELECT client_id, formatDateTime({period}, '%Y-%m') AS ym, provider, model, sum(events), "
+                "sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
+                f"sum(reasoning_tokens), sum(cost_usd) FROM {table} WHERE client_id NOT LIKE '{SYNTH_PREFIX}%' "
+                "GROUP BY client_id, ym, provider, model")
+            found = {tuple(row[:4]): ([int(v) for v in row[4:10]], Decimal(row[10])) for row in result.result_rows}
+            for key in sorted(expected.lines.keys() | found.keys()):
+                want = (expected.lines.get(key), expected_cost.get(key))
+                got = found.get(key, (None, None))
+                if want[0] != got[0] or want[1] != got[1]:
+                    mismatches.append(f"{table} {key}: expected {want}, found {got}")
+        rows = await self.clickhouse.query(
+            "SELECT count(), uniqExact(client_id, event_id) FROM priced_events "
+            f"WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'")
+        raw_rows, raw_unique = (int(v) for v in rows.result_rows[0])
+        unpriced = int((await self.clickhouse.query("SELECT count() FROM unpriced_events")).result_rows[0][0])
+        invoices_checked = await self._check_invoices(expected_cost, mismatches)
+        total_cost = sum(expected_cost.values(), Decimal(0))
+        counted_cost = (await self.clickhouse.query(
+            f"SELECT sum(cost_usd) FROM usage_totals_monthly WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'"
+        )).result_rows[0][0]
+        ok = not mismatches and raw_rows == raw_unique == expected.unique and unpriced == 0
+        result = {
+            "ok": ok,
+            "events_sent": expected.sent,
+            "duplicates_sent": expected.duplicates,
+            "unique_events": expected.unique,
+            "counted_events": await self.counter.counted(),
+            "priced_event_rows": raw_rows,
+            "unpriced_events": unpriced,
+            "lines_checked": len(expected.lines),
+            "invoices_checked": invoices_checked,
+            "expected_cost_usd": str(total_cost),
+            "counted_cost_usd": str(counted_cost),
+            "expected_cost_cents": str(round_cents(total_cost)),
+            "mismatches": mismatches[:20],
+            "mismatch_count": len(mismatches),
+        }
+        print(f"[correctness] {'OK' if ok else 'FAILED'}: {expected.unique:,} unique of {expected.sent:,} sent "
+              f"({expected.duplicates:,} duplicates), {len(expected.lines):,} lines, "
+              f"${round_cents(total_cost)} exact to 18 places", flush=True)
+        return result
+
+    async def _check_invoices(self, expected_cost: dict[tuple[str, str, str, str], Decimal],
+                              mismatches: list[str]) -> int:
+        """The biggest clients' invoices: base cost = Σ lines rounded half-up to cents."""
+        by_client: dict[tuple[str, str], Decimal] = {}
+        for (client, month, _, _), cost in expected_cost.items():
+            by_client[(client, month)] = by_client.get((client, month), Decimal(0)) + round_cents(cost)
+        biggest = sorted(by_client, key=lambda k: by_client[k], reverse=True)[:5]
+        assert self.pipeline is not None
+        for client, month in biggest:
+            invoice = self.pipeline.invoice(client, month)
+            if Decimal(invoice["base_cost"]) != by_client[(client, month)]:
+                mismatches.append(f"invoice {client} {month}: base_cost {invoice['base_cost']}, "
+                                  f"expected {by_client[(client, month)]}")
+        return len(biggest)
+
+    async def _invoice_at_scale(self) -> dict[str, Any]:
+        print(f"[invoice] inserting {self.s.invoice_events:,} priced events into ClickHouse...", flush=True)
+        with self.monitor.phase("bulk_insert"):
+            began = time.monotonic()
+            await bulk_insert(self.clickhouse, self.s.invoice_events)
+            insert_seconds = time.monotonic() - began
+        total = int((await self.clickhouse.query("SELECT count() FROM priced_events")).result_rows[0][0])
+        parts = int((await self.clickhouse.query(
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() "
+            "AND table = 'usage_totals_monthly' AND active")).result_rows[0][0])
+        month = datetime.now(UTC).strftime("%Y-%m")
+        targets = {"synthetic_client": ("synth-0000", month),
+                   "benchmark_top_client": (self.workload.clients[0], month)}
+        result: dict[str, Any] = {"priced_events_in_clickhouse": total, "insert_seconds": round(insert_seconds, 1),
+                                  "insert_rows_per_s": round(self.s.invoice_events / insert_seconds),
+                                  "monthly_totals_parts": parts}
+        with self.monitor.phase("invoice_latency"):
+            async with httpx.AsyncClient(base_url=self._invoicing_url, timeout=30,
+                                         headers={"Authorization": f"Bearer {self.admin_key}"}) as http:
+                for name, (client_id, period) in targets.items():
+                    url = f"/v1/clients/{client_id}/invoices/{period}"
+                    for _ in range(10):  # warm-up
+                        (await http.get(url)).raise_for_status()
+                    seconds = []
+                    for _ in range(self.s.invoice_requests):
+                        began = time.monotonic()
+                        reply = await http.get(url)
+                        seconds.append(time.monotonic() - began)
+                        reply.raise_for_status()
+                    lines = len(reply.json()["lines"])
+                    result[name] = {"client_id": client_id, "period": period, "lines": lines,
+                                    **latency_summary(seconds)}
+        syn = result["synthetic_client"]
+        print(f"[invoice] {total:,} priced events: p50 {syn['p50_ms']} ms, p99 {syn['p99_ms']} ms "
+              f"(insert {insert_seconds:.0f}s)", flush=True)
+        return result
+
+    # ---------------------------------------------------------------- reporting
+
+    @property
+    def _ingest_url(self) -> str:
+        assert self.pipeline is not None
+        return self.pipeline.services["ingest"].url or ""
+
+    @property
+    def _invoicing_url(self) -> str:
+        assert self.pipeline is not None
+        return self.pipeline.services["invoicing"].url or ""
+
+    def report(self) -> dict[str, Any]:
+        settings = asdict(self.s)
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "command": " ".join(["python -m bench.pipeline", *sys.argv[1:]]),
+            "machine": machine_info(),
+            "versions": versions(),
+            "settings": settings,
+            "results": self.results,
+            "profiles": self.profiler.summaries if self.profiler else None,
+        }
+
+
+# --------------------------------------------------------------------------- environment facts
+
+
+def machine_info() -> dict[str, Any]:
+    import psutil
+
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "cpu_model": cpu_model,
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    pom = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+    text = pom.read_text() if pom.exists() else ""
+    start = text.find("<kafka.version>")
+    found["apache-kafka"] = text[start + 15 : text.find("</kafka.version>")] if start >= 0 else "?"
+    try:
+        found["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
+                                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:
+            found["git_commit"] += "+dirty"
+    except (OSError, subprocess.CalledProcessError):
+        found["git_commit"] = "?"
+    return found
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def parse_args(argv: list[str] | None) -> BenchSettings:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, help="events per throughput mode (default 600,000; quick 3,000)")
+    parser.add_argument("--rate", type=float, help="target events/s for the throughput phases (default: max)")
+    parser.add_argument("--mode", choices=["http", "kafka", "both"], default="both")
+    parser.add_argument("--invoice-events", type=int, help="synthetic priced events for the invoice step "
+                        "(default 10,000,000; quick 0 = skipped)")
+    parser.add_argument("--quick", action="store_true", help="a few thousand events, a few seconds, no 10M step")
+    parser.add_argument("--clients", type=int)
+    parser.add_argument("--http-batch", type=int, help="events per POST (default 1,000)")
+    parser.add_argument("--http-concurrency", type=int, help="POSTs in flight (default 4)")
+    parser.add_argument("--freshness-seconds", type=float)
+    parser.add_argument("--kafka-bootstrap", help="use this Kafka instead of starting one")
+    parser.add_argument("--clickhouse-url", help="use this ClickHouse (http://user:pw@host:port) instead")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--keep", action="store_true", help="keep the Kafka and ClickHouse data of the run")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy every service during the throughput phases (needs `uvx py-spy`)")
+    parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
+                        help="extra service environment, e.g. --set AGGREGATOR_MAX_RECORDS=500")
+    args = parser.parse_args(argv)
+    chosen = {key: value for key, value in {
+        "events": args.events, "rate": args.rate, "mode": args.mode, "invoice_events": args.invoice_events,
+        "clients": args.clients, "http_batch": args.http_batch, "http_concurrency": args.http_concurrency,
+        "freshness_seconds": args.freshness_seconds, "kafka_bootstrap": args.kafka_bootstrap,
+        "clickhouse_url": args.clickhouse_url, "results_dir": args.results_dir, "keep": args.keep,
+        "profile": args.profile,
+        "service_env": dict(item.split("=", 1) for item in args.set),
+    }.items() if value is not None}
+    return BenchSettings.quick_run(**chosen) if args.quick else BenchSettings(**chosen)
+
+
+def write_results(report: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    tmp.rename(path)
+    return path
+
+
+def run(settings: BenchSettings) -> dict[str, Any]:
+    return asyncio.run(Benchmark(settings).run())
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    report = run(settings)
+    print_summary(report)
+    path = write_results(report, Path(settings.results_dir))
+    print(f"\nresults: {path}")
+    return 0 if report["results"]["correctness"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The benchmark's one summary table, printed from its JSON report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGETS = {
+    "e2e": 20_000,  # events/s sustained end to end
+    "freshness_p99_ms": 2_000,  # at half that rate
+    "invoice_p99_ms": 50,  # at 10M priced events
+}
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, measured, target) rows."""
+    results = report["results"]
+    rows: list[tuple[str, str, str]] = []
+    for mode, phase in results.get("throughput", {}).items():
+        rate = phase["sustained_events_per_s"] or phase["e2e_events_per_s"]
+        rows.append((f"throughput {mode}: end to end (sent / last counted)",
+                     f"{phase['e2e_events_per_s']:,} ev/s", ""))
+        rows.append((f"throughput {mode}: sustained (10%-90% counted)",
+                     f"{rate:,} ev/s" if phase["sustained_events_per_s"] else "n/a (too short)",
+                     f">= {TARGETS['e2e']:,} {_mark(rate >= TARGETS['e2e'])}"))
+        rows.append((f"throughput {mode}: ingest side", f"{phase['ingest_events_per_s']:,} ev/s", ""))
+        if "http_request_latency" in phase:
+            lat = phase["http_request_latency"]
+            rows.append((f"throughput {mode}: POST latency p50/p99", f"{lat['p50_ms']} / {lat['p99_ms']} ms", ""))
+    if fresh := results.get("freshness"):
+        rows.append((f"freshness at {fresh['achieved_events_per_s']:,} ev/s ({fresh['load_mode']}) p50/p99/max",
+                     f"{fresh['p50_ms']:.0f} / {fresh['p99_ms']:.0f} / {fresh['max_ms']:.0f} ms",
+                     f"p99 < {TARGETS['freshness_p99_ms']:,} {_mark(fresh['p99_ms'] < TARGETS['freshness_p99_ms'])}"))
+    if scale := results.get("invoice_at_scale"):
+        for name in ("synthetic_client", "benchmark_top_client"):
+            inv = scale[name]
+            rows.append((f"invoice API at {scale['priced_events_in_clickhouse']:,} events, {name} p50/p99",
+                         f"{inv['p50_ms']} / {inv['p99_ms']} ms",
+                         f"p99 < {TARGETS['invoice_p99_ms']} {_mark(inv['p99_ms'] < TARGETS['invoice_p99_ms'])}"))
+        rows.append(("bulk insert into priced_events (+ views)", f"{scale['insert_rows_per_s']:,} rows/s", ""))
+    if corr := results.get("correctness"):
+        rows.append(("correctness: totals = recomputed, duplicates once",
+                     f"{'OK' if corr['ok'] else 'FAILED'} ({corr['unique_events']:,} unique, "
+                     f"{corr['duplicates_sent']:,} dups, ${corr['expected_cost_cents']})", "exact"))
+    return rows
+
+
+def resource_rows(report: dict[str, Any]) -> list[list[str]]:
+    resources = report["results"].get("resources", {})
+    phases = [name for name in ("throughput_http", "throughput_kafka", "freshness") if name in resources]
+    names: list[str] = []
+    for phase in phases:
+        names.extend(n for n in resources[phase]["processes"] if n not in names)
+    rows = [["process", *[f"{p} cpu / peak RSS" for p in phases]]]
+    for name in names:
+        row = [name]
+        for phase in phases:
+            usage = resources[phase]["processes"].get(name)
+            row.append(f"{usage['cpu_cores']:.2f} cores / {usage['peak_rss_mb']:.0f} MB" if usage else "-")
+        rows.append(row)
+    return rows
+
+
+def _table(rows: list[list[str]] | list[tuple[str, str, str]]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    machine = report["machine"]
+    print(f"\nTokenTally pipeline benchmark {report['started_at'][:19]}  run {report['run_id']}  "
+          f"({machine['cpus']} cores, {machine['memory_gb']} GB, {machine['cpu_model']})")
+    print(_table([("measure", "result", "target"), *summary_rows(report)]))
+    if len(resource_rows(report)) > 1:
+        print()
+        print(_table(resource_rows(report)))
