@@ -109,3 +109,16 @@ async def test_reconcile_finds_and_repairs_totals_that_disagree(clickhouse_schem
         assert result.result_rows[0][0] == Decimal("12.5")
     finally:
         await client.close()
+
+
+async def test_a_batch_of_twenty_thousand_events_is_deduplicated(clickhouse_schema: ClickHouseSettings) -> None:
+    """Far past the 128 KiB a ClickHouse HTTP form field may hold, had the keys been query parameters."""
+    batch = [priced(f"bulk-{i:05d}-" + "x" * 40, f"client-{i % 50}", input_tokens=1_000) for i in range(20_000)]
+    client = await connect(clickhouse_schema)
+    try:
+        aggregator = Aggregator(PricedEventStore(client))
+        first = await aggregator.record_priced(batch[:15_000])
+        second = await aggregator.record_priced(batch)
+    finally:
+        await client.close()
+    assert (first.inserted, second.inserted, second.duplicates) == (15_000, 5_000, 15_000)
