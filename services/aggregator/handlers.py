@@ -11,7 +11,7 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, records_of
+from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
 from libs.common.events import SpendUpdated, UsagePriced, UsageUnpriced
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
 from services.aggregator.service import Aggregator
@@ -30,6 +30,7 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
         max_records=settings.max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
+        decoder=raw_bodies,  # the handler validates the raw bodies itself
         ack_policy=AckPolicy.NACK_ON_ERROR,  # commit only after the handler returned
     )
     spend_publisher = broker.publisher(topic(SPEND_UPDATED, prefix))

@@ -6,10 +6,10 @@ is their sum, all without rounding: rounding happens once, on invoice lines.
 
 from __future__ import annotations
 
-from decimal import Context, localcontext
+from decimal import Context, Decimal, localcontext
 
 from libs.common.events import AppliedPrice, CostBreakdown, TokenUsage
-from libs.common.money import token_cost
+from libs.common.money import TOKENS_PER_MILLION
 
 __all__ = ["price_usage"]
 
@@ -18,15 +18,20 @@ _EXACT = Context(prec=60)
 
 
 def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
-    """Exact per-bucket and total cost in USD of ``usage`` at ``price``."""
-    input_usd = token_cost(usage.input_tokens, price.input_per_mtok)
-    output_usd = token_cost(usage.output_tokens, price.output_per_mtok)
-    cache_read_usd = token_cost(usage.cache_read_tokens, price.cache_read_per_mtok)
-    cache_write_usd = token_cost(usage.cache_write_tokens, price.cache_write_per_mtok)
-    reasoning_usd = token_cost(usage.reasoning_tokens, price.reasoning_per_mtok)
+    """Exact per-bucket and total cost in USD of ``usage`` at ``price``.
+
+    The same arithmetic as ``libs.common.money.token_cost`` for each bucket, inside one
+    decimal context instead of one per bucket, and the result built without re-validating
+    the Decimals just computed: this runs once per event on the pricing hot path.
+    """
     with localcontext(_EXACT):
+        input_usd = Decimal(usage.input_tokens) * price.input_per_mtok / TOKENS_PER_MILLION
+        output_usd = Decimal(usage.output_tokens) * price.output_per_mtok / TOKENS_PER_MILLION
+        cache_read_usd = Decimal(usage.cache_read_tokens) * price.cache_read_per_mtok / TOKENS_PER_MILLION
+        cache_write_usd = Decimal(usage.cache_write_tokens) * price.cache_write_per_mtok / TOKENS_PER_MILLION
+        reasoning_usd = Decimal(usage.reasoning_tokens) * price.reasoning_per_mtok / TOKENS_PER_MILLION
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
-    return CostBreakdown(
+    return CostBreakdown.model_construct(
         input_usd=input_usd,
         output_usd=output_usd,
         cache_read_usd=cache_read_usd,

@@ -8,7 +8,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, records_of
+from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
 from libs.common.events import UsageRecorded
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
 from services.pricing.publishing import publish_by_client
@@ -26,6 +26,7 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         max_records=settings.max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
+        decoder=raw_bodies,  # the handler validates the raw bodies itself
         ack_policy=AckPolicy.NACK_ON_ERROR,  # offsets move only once the output is acked
     )
     async def on_recorded(message: KafkaMessage) -> None:
