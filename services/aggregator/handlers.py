@@ -11,9 +11,10 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
-from libs.common.events import SpendUpdated, UsagePriced, UsageUnpriced
+from libs.common.consuming import dead_letter, decode_records, gc_paused, raw_bodies, records_of
+from libs.common.events import SpendUpdated, UsageUnpriced
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
+from services.aggregator.rows import PricedRecord
 from services.aggregator.service import Aggregator
 from services.aggregator.settings import AggregatorSettings
 
@@ -37,9 +38,10 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
 
     @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", **batch_options)
     async def on_priced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
-        decoded = decode_records(UsagePriced, records_of(message.raw_message))
-        await dead_letter(broker, prefix, decoded.poison)
-        outcome = await aggregator.record_priced(decoded.events)
+        with gc_paused():
+            decoded = decode_records(PricedRecord, records_of(message.raw_message))
+            await dead_letter(broker, prefix, decoded.poison)
+            outcome = await aggregator.record_priced(decoded.events)
         now = datetime.now(UTC)
         await asyncio.gather(*(
             spend_publisher.publish(

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from libs.common.events import UsagePriced, UsageUnpriced
-from services.aggregator.rows import priced_row, unpriced_row
+from services.aggregator.rows import PricedRecord, priced_row, unpriced_row
 from services.aggregator.store import EventKey, PricedEventStore
 
 
@@ -35,10 +35,14 @@ class RecordOutcome:
     """(client_id, YYYY-MM) whose spend this batch touched, duplicates included."""
 
 
-def first_of_each_key(events: Iterable[UsagePriced]) -> list[UsagePriced]:
+Priced = UsagePriced | PricedRecord
+"""The handler reads ``PricedRecord`` (amounts as decimal text); tests and tools may pass ``UsagePriced``."""
+
+
+def first_of_each_key(events: Iterable[Priced]) -> list[Priced]:
     """Keep the first event per (client_id, event_id): a client's retry is a duplicate."""
     seen: set[EventKey] = set()
-    unique: list[UsagePriced] = []
+    unique: list[Priced] = []
     for event in events:
         key = (event.client_id, event.event_id)
         if key not in seen:
@@ -51,8 +55,9 @@ class Aggregator:
     def __init__(self, store: PricedEventStore) -> None:
         self._store = store
 
-    async def record_priced(self, events: Sequence[UsagePriced]) -> RecordOutcome:
-        outcome = RecordOutcome(periods={(e.client_id, e.timestamp.strftime("%Y-%m")) for e in events})
+    async def record_priced(self, events: Sequence[Priced]) -> RecordOutcome:
+        outcome = RecordOutcome(periods={(e.client_id, f"{e.timestamp.year:04d}-{e.timestamp.month:02d}")
+                                         for e in events})
         unique = first_of_each_key(events)  # step 1
         stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
         new = [e for e in unique if (e.client_id, e.event_id) not in stored]

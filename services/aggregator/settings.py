@@ -16,8 +16,10 @@ class AggregatorSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     group_id: str = "tokentally-aggregator"
-    max_records: int = Field(default=200, ge=1)
-    """Kafka messages per batch (each holds up to 500 events)."""
+    max_records: int = Field(default=300, ge=1)
+    """Kafka messages per batch (each holds up to 500 events, so at most 150,000 events and a
+    few hundred MB). Each batch is one insert, so fewer, bigger batches also mean fewer parts
+    for ClickHouse to merge."""
     batch_timeout_ms: int = Field(default=100, ge=1)
 
 

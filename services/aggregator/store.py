@@ -9,7 +9,12 @@ import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
-from services.aggregator.rows import PRICED_COLUMNS, UNPRICED_COLUMNS
+from services.aggregator.rows import PRICED_COLUMNS, UNPRICED_COLUMNS, rows_json
+
+#: Settings of the priced-events insert: synchronous (the offsets are committed only after
+#: it returns), RFC 3339 times with offsets (converted to UTC), no unknown columns.
+PRICED_INSERT_SETTINGS = {"async_insert": 0, "date_time_input_format": "best_effort",
+                          "input_format_skip_unknown_fields": 0}
 
 EventKey = tuple[str, str]
 
@@ -50,8 +55,8 @@ class PricedEventStore:
     async def insert_priced(self, rows: Sequence[Sequence[Any]]) -> None:
         """Insert and wait until the rows and the totals views are written."""
         if rows:
-            await self._client.insert("priced_events", rows, column_names=PRICED_COLUMNS,
-                                      settings={"async_insert": 0})
+            await self._client.raw_insert("priced_events", column_names=PRICED_COLUMNS, insert_block=rows_json(rows),
+                                          fmt="JSONCompactEachRow", settings=PRICED_INSERT_SETTINGS)
 
     async def insert_unpriced(self, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

@@ -10,6 +10,7 @@ from decimal import Context, Decimal, localcontext
 
 from libs.common.events import AppliedPrice, CostBreakdown, TokenUsage
 from libs.common.money import TOKENS_PER_MILLION
+from services.pricing.construct import construct
 
 __all__ = ["price_usage"]
 
@@ -31,11 +32,11 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         cache_write_usd = Decimal(usage.cache_write_tokens) * price.cache_write_per_mtok / TOKENS_PER_MILLION
         reasoning_usd = Decimal(usage.reasoning_tokens) * price.reasoning_per_mtok / TOKENS_PER_MILLION
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
-    return CostBreakdown.model_construct(
-        input_usd=input_usd,
-        output_usd=output_usd,
-        cache_read_usd=cache_read_usd,
-        cache_write_usd=cache_write_usd,
-        reasoning_usd=reasoning_usd,
-        total_usd=total_usd,
-    )
+    return construct(CostBreakdown, {
+        "input_usd": input_usd,
+        "output_usd": output_usd,
+        "cache_read_usd": cache_read_usd,
+        "cache_write_usd": cache_write_usd,
+        "reasoning_usd": reasoning_usd,
+        "total_usd": total_usd,
+    })

@@ -8,7 +8,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
+from libs.common.consuming import dead_letter, decode_records, gc_paused, raw_bodies, records_of
 from libs.common.events import UsageRecorded
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
 from services.pricing.publishing import publish_by_client
@@ -30,8 +30,9 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         ack_policy=AckPolicy.NACK_ON_ERROR,  # offsets move only once the output is acked
     )
     async def on_recorded(message: KafkaMessage) -> None:
-        decoded = decode_records(UsageRecorded, records_of(message.raw_message))
-        await dead_letter(broker, prefix, decoded.poison)
-        outcome = service.price(decoded.events, datetime.now(UTC))
-        await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
-        await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)
+        with gc_paused():
+            decoded = decode_records(UsageRecorded, records_of(message.raw_message))
+            await dead_letter(broker, prefix, decoded.poison)
+            outcome = service.price(decoded.events, datetime.now(UTC))
+            await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
+            await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from libs.common.events import UsagePriced, UsageRecorded, UsageUnpriced
 from services.pricing.calculation import price_usage
+from services.pricing.construct import construct
 from services.pricing.price_book import PriceBook
 
 
@@ -34,5 +35,6 @@ class PricingService:
                 outcome.unpriced.append(UsageUnpriced.model_construct(**fields, reason=reason, detected_at=now))
             else:
                 cost = price_usage(event, applied)
-                outcome.priced.append(UsagePriced.model_construct(**fields, price=applied, cost=cost, priced_at=now))
+                outcome.priced.append(construct(UsagePriced, {**fields, "price": applied, "cost": cost,
+                                                              "priced_at": now}))
         return outcome

@@ -19,7 +19,9 @@ class PricingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8001
     group_id: str = "tokentally-pricing"
-    max_records: int = Field(default=100, ge=1)
+    max_records: int = Field(default=500, ge=1)
+    """Kafka messages per batch (each holds up to 500 events, often a handful: one per client
+    and request). Bigger batches mean fewer, fuller messages out, one per client per batch."""
     batch_timeout_ms: int = Field(default=50, ge=1)
     refresh_seconds: float = Field(default=5.0, gt=0)
     """How often overrides are reloaded and quarantined events re-driven."""
