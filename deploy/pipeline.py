@@ -115,6 +115,13 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interva
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _fresh_port(name: str) -> dict[str, str]:
+    from deploy.services import HTTP_PORT_VARIABLES
+
+    variable = HTTP_PORT_VARIABLES.get(name)
+    return {variable: str(free_port())} if variable else {}
+
+
 def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mapping[str, str]], namespace: str,
                  **extra: str) -> dict[str, str]:
     """Every service's environment: topics under ``<namespace>.``, database ``<namespace>``, free ports.
@@ -138,14 +145,22 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mappi
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...] = PIPELINE_SERVICES, *,
-                   admin_key: str, ingest_key: str) -> Pipeline:
-    """Start ``names`` in order, each once ready; on any failure stop those already started."""
+                   admin_key: str, ingest_key: str, replicas: Mapping[str, int] | None = None) -> Pipeline:
+    """Start ``names`` in order, each once ready; on any failure stop those already started.
+
+    ``replicas`` runs more instances of a service (``{"aggregator": 2}``): the extra ones are
+    ``aggregator-2``… in ``services``, with their own log and HTTP port, in the same consumer
+    groups, so Kafka splits the partitions between them.
+    """
     pipeline = Pipeline(env=env, admin_key=admin_key, ingest_key=ingest_key)
     try:
         for name in names:
-            service = ServiceProcess(name, env, log_dir / f"{name}.log")
-            service.start()
-            pipeline.services[name] = service
+            for number in range(1, (replicas or {}).get(name, 1) + 1):
+                key = name if number == 1 else f"{name}-{number}"
+                service_env = env if number == 1 else {**env, **_fresh_port(name)}
+                service = ServiceProcess(name, service_env, log_dir / f"{key}.log")
+                service.start()
+                pipeline.services[key] = service
     except BaseException:
         pipeline.close()
         raise

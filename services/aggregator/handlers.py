@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from typing import Annotated
 
+from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -29,27 +32,37 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
     batch_options = dict(
         batch=True,
         max_records=settings.max_records,
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
         decoder=raw_bodies,  # the handler validates the raw bodies itself
         ack_policy=AckPolicy.NACK_ON_ERROR,  # commit only after the handler returned
     )
     spend_publisher = broker.publisher(topic(SPEND_UPDATED, prefix))
+    min_interval = settings.min_batch_interval_ms / 1000
 
     @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", **batch_options)
     async def on_priced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
-        with gc_paused():
-            decoded = decode_records(PricedRecord, records_of(message.raw_message))
-            await dead_letter(broker, prefix, decoded.poison)
-            outcome = await aggregator.record_priced(decoded.events)
+        started = time.monotonic()
+        with gc_paused():  # exits after record_batch returned: its objects are freed by then
+            periods = await record_batch(records_of(message.raw_message), aggregator)
         now = datetime.now(UTC)
         await asyncio.gather(*(
             spend_publisher.publish(
                 SpendUpdated(client_id=client_id, period=period, updated_at=now).model_dump_json().encode(),
                 key=client_id.encode(),
             )
-            for client_id, period in sorted(outcome.periods)
+            for client_id, period in sorted(periods)
         ))
+        # Pace batches (see ``min_batch_interval_ms``); the offsets commit after this wait,
+        # which only means a crash meanwhile redelivers a batch the dedup then skips.
+        await asyncio.sleep(max(0.0, min_interval - (time.monotonic() - started)))
+
+    async def record_batch(records: Sequence[ConsumerRecord], aggregator: Aggregator) -> set[tuple[str, str]]:
+        decoded = decode_records(PricedRecord, records)
+        await dead_letter(broker, prefix, decoded.poison)
+        outcome = await aggregator.record_priced(decoded.events)
+        return outcome.periods
 
     @broker.subscriber(topic(USAGE_UNPRICED, prefix), group_id=f"{settings.group_id}.unpriced", **batch_options)
     async def on_unpriced(message: KafkaMessage, aggregator: AggregatorDep) -> None:

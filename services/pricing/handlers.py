@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from aiokafka.structs import ConsumerRecord
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -24,15 +27,19 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         group_id=settings.group_id,
         batch=True,
         max_records=settings.max_records,
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
         decoder=raw_bodies,  # the handler validates the raw bodies itself
         ack_policy=AckPolicy.NACK_ON_ERROR,  # offsets move only once the output is acked
     )
     async def on_recorded(message: KafkaMessage) -> None:
-        with gc_paused():
-            decoded = decode_records(UsageRecorded, records_of(message.raw_message))
-            await dead_letter(broker, prefix, decoded.poison)
-            outcome = service.price(decoded.events, datetime.now(UTC))
-            await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
-            await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)
+        with gc_paused():  # exits after price_batch returned: its objects are freed by then
+            await price_batch(records_of(message.raw_message))
+
+    async def price_batch(records: Sequence[ConsumerRecord]) -> None:
+        decoded = decode_records(UsageRecorded, records)
+        await dead_letter(broker, prefix, decoded.poison)
+        outcome = service.price(decoded.events, datetime.now(UTC))
+        await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
+        await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)

@@ -22,6 +22,9 @@ class PricingSettings(BaseSettings):
     max_records: int = Field(default=500, ge=1)
     """Kafka messages per batch (each holds up to 500 events, often a handful: one per client
     and request). Bigger batches mean fewer, fuller messages out, one per client per batch."""
+    max_partition_fetch_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    """How much one fetch may bring per partition. Kafka's 1 MiB default caps a batch at
+    ~4 MiB over four partitions (~6,000 priced events), whatever ``max_records`` says."""
     batch_timeout_ms: int = Field(default=50, ge=1)
     refresh_seconds: float = Field(default=5.0, gt=0)
     """How often overrides are reloaded and quarantined events re-driven."""
