@@ -146,6 +146,38 @@ ORDER BY (client_id, updated_at)
 """Every version of every client record, never merged away: an invoice for a month that
 has ended uses the markup that was in force when it ended, whatever was edited since."""
 
+ALERT_DELIVERIES = f"""
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    client_id String,
+    period Date,
+    kind LowCardinality(String),
+    threshold Decimal(9, 4),
+    channel_id String,
+    channel String,
+    status LowCardinality(String),
+    covered_by Nullable(Decimal(9, 4)),
+    title String,
+    message String,
+    spend_usd {AMOUNT},
+    budget_usd Decimal(38, 2),
+    projected_usd Nullable(Decimal(38, 2)),
+    attempts UInt32,
+    last_error String,
+    next_attempt_at {TIME},
+    created_at {TIME},
+    updated_at {TIME},
+    delivered_at Nullable({TIME}),
+    instance String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(period)
+ORDER BY (client_id, period, kind, threshold, channel_id)
+"""
+"""What the alerts service decided and delivered: one row per (client, month, alert, channel),
+a newer version per state change (sending → retrying → delivered / failed). Read with ``FINAL``.
+Holds no secrets: ``channel_id`` is a digest of the apprise URL, ``channel`` its masked form.
+See ``services/alerts/__init__.py``."""
+
 STATEMENTS: tuple[str, ...] = (
     PRICED_EVENTS,
     _totals_table("usage_totals_daily", "day"),
@@ -156,4 +188,5 @@ STATEMENTS: tuple[str, ...] = (
     PRICE_OVERRIDES,
     CLIENTS,
     CLIENT_HISTORY,
+    ALERT_DELIVERIES,
 )

@@ -1,0 +1,1 @@
+"""The alerts HTTP API: one router per resource."""
