@@ -405,16 +405,30 @@ class Benchmark:
             stats = await load
             await count_until(self.counter, base + new_unique + probe_events[0], time.monotonic(),
                               self.s.drain_timeout, [])
+        stages = await self._stage_latencies(clients)
         result = {
             "load_mode": mode,
+            "stages_ms": stages,
             "target_events_per_s": round(rate),
             "achieved_events_per_s": round(stats.events / stats.seconds),
             "probe_events": probe_events[0],
             **latency_summary(latencies),
         }
         print(f"[{phase}] p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
-              f"over {result['samples']} probes", flush=True)
+              f"over {result['samples']} probes; stages {stages}", flush=True)
         return result
+
+    async def _stage_latencies(self, clients: list[str]) -> dict[str, list[float]]:
+        """Where a probe event's time went, from the times stored with it: ingest accepted it
+        (``received_at``), pricing priced it (``priced_at``), the aggregator's insert began
+        (``inserted_at``); p50 and p99 in ms."""
+        result = await self.clickhouse.query(
+            "SELECT quantilesExact(0.5, 0.99)(dateDiff('millisecond', received_at, priced_at)), "
+            "quantilesExact(0.5, 0.99)(dateDiff('millisecond', priced_at, inserted_at)) "
+            "FROM priced_events WHERE client_id IN {clients:Array(String)}",
+            parameters={"clients": clients})
+        to_pricing, to_insert = result.result_rows[0]
+        return {"ingest_to_priced_p50_p99": list(to_pricing), "priced_to_insert_p50_p99": list(to_insert)}
 
     async def _probe(self, http: httpx.AsyncClient, client_id: str, number: int, stop_at: float,
                      latencies: list[float], sent: list[int], watcher: TotalsWatcher) -> None:
