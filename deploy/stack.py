@@ -16,7 +16,6 @@ import secrets
 import signal
 import sys
 import time
-from pathlib import Path
 
 from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse, LocalServerError, process_is_alive
 from deploy.local_kafka import LocalKafka

@@ -116,8 +116,9 @@ CREATE TABLE IF NOT EXISTS price_overrides (
 ORDER BY override_id
 """
 
-CLIENTS = f"""
-CREATE TABLE IF NOT EXISTS clients (
+def _client_table(name: str, engine: str, order_by: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
     client_id String,
     name String,
     markup_percent Decimal(9, 4),
@@ -126,23 +127,13 @@ CREATE TABLE IF NOT EXISTS clients (
     notify Array(String),
     created_at {TIME},
     updated_at {TIME}
-) ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY client_id
+) ENGINE = {engine}
+ORDER BY {order_by}
 """
 
-CLIENT_HISTORY = f"""
-CREATE TABLE IF NOT EXISTS client_history (
-    client_id String,
-    name String,
-    markup_percent Decimal(9, 4),
-    monthly_budget Nullable(Decimal(38, 2)),
-    alert_thresholds Array(Decimal(9, 4)),
-    notify Array(String),
-    created_at {TIME},
-    updated_at {TIME}
-) ENGINE = MergeTree
-ORDER BY (client_id, updated_at)
-"""
+
+CLIENTS = _client_table("clients", "ReplacingMergeTree(updated_at)", "client_id")
+CLIENT_HISTORY = _client_table("client_history", "MergeTree", "(client_id, updated_at)")
 """Every version of every client record, never merged away: an invoice for a month that
 has ended uses the markup that was in force when it ended, whatever was edited since."""
 

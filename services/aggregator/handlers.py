@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-
 from typing import Annotated
 
 from aiokafka.structs import ConsumerRecord
@@ -14,13 +13,13 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, gc_paused, raw_bodies, records_of
+from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
 from libs.common.events import SpendUpdated, UsageUnpriced
+from libs.common.gc_pause import gc_paused
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
 from services.aggregator.rows import PricedRecord
 from services.aggregator.service import Aggregator
 from services.aggregator.settings import AggregatorSettings
-
 
 AGGREGATOR = "aggregator"
 AggregatorDep = Annotated[Aggregator, Context(AGGREGATOR)]

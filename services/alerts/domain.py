@@ -7,14 +7,13 @@ shape is ``schemas.AlertDelivery``.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from libs.common.periods import Period
 from libs.common.redact import mask_url
 
 __all__ = [
@@ -29,64 +28,6 @@ __all__ = [
     "SpendSnapshot",
     "Status",
 ]
-
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Period:
-    """A calendar month in UTC, the budget period: ``start`` inclusive, ``end`` exclusive."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        match = _PERIOD.match(text)
-        if match is None or not 1 <= int(match[2]) <= 12 or not 1970 <= int(match[1]) <= 2148:
-            raise ValueError(f"not a month written YYYY-MM: {text!r}")
-        return cls(int(match[1]), int(match[2]))
-
-    @classmethod
-    def of(cls, at: datetime) -> Period:
-        at = at.astimezone(UTC)
-        return cls(at.year, at.month)
-
-    @classmethod
-    def of_date(cls, day: date) -> Period:
-        return cls(day.year, day.month)
-
-    @property
-    def first_day(self) -> date:
-        """The value of the ``month`` column in the totals tables (and ``period`` in alerts)."""
-        return date(self.year, self.month, 1)
-
-    @property
-    def start(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=UTC)
-
-    @property
-    def end(self) -> datetime:
-        return self.next().start
-
-    @property
-    def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
-
-    @property
-    def label(self) -> str:
-        """``October 2026``: how a person names the month (English, like the rest of the messages)."""
-        return f"{calendar.month_name[self.month]} {self.year}"
-
-    def next(self) -> Period:
-        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
-
-    def previous(self) -> Period:
-        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
 
 class Kind(StrEnum):
     THRESHOLD = "threshold"

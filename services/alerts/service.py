@@ -26,7 +26,14 @@ from decimal import Decimal
 from libs.common.money import round_cents
 from services.alerts.decisions import Decision, decide, project_month_end
 from services.alerts.delivery import Deliverer
-from services.alerts.domain import AlertKey, BudgetSettings, DeliveryRecord, Period, SpendSnapshot, Status
+from services.alerts.domain import (
+    AlertKey,
+    BudgetSettings,
+    DeliveryRecord,
+    Period,
+    SpendSnapshot,
+    Status,
+)
 from services.alerts.messages import render
 from services.alerts.ownership import Ownership
 from services.alerts.settings import AlertsSettings

@@ -22,7 +22,6 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from libs.common.errors import Unavailable
-
 from services.alerts.domain import (
     AlertKey,
     BudgetSettings,

@@ -7,10 +7,7 @@ batch does not cost the client the other 9,999.
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
@@ -31,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from libs.common.errors import InvalidInput
 from libs.common.events import ClientId, EventId, Name, Tags, TokenUsage, UsageRecorded
+from libs.common.gc_pause import gc_paused
 from libs.common.usage import Count, UsageMappingError, usage_buckets
 
 __all__ = [
@@ -210,25 +208,6 @@ class Rejection(BaseModel):
 
     index: int
     errors: list[FieldError]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is built.
-
-    A 10,000-event batch allocates ~100,000 container objects that all stay alive, so the
-    collector runs over and over finding nothing; pausing it measured 20-40% faster.
-    Nothing here creates reference cycles that must be freed meanwhile, and reference
-    counting still frees everything else. Leaves the collector as it found it, so it is
-    safe to nest and never re-enables a collector someone else disabled.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @cache

@@ -22,10 +22,10 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from libs.common.errors import Unavailable
+from libs.common.periods import Period
 from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
 from services.invoicing.amounts import trim
 from services.invoicing.domain import UsageTotals
-from services.invoicing.periods import Period
 from services.invoicing.schemas import Client, DailyUsage
 
 __all__ = [

@@ -12,7 +12,15 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import apprise
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
 
 from services.invoicing.amounts import plain
 

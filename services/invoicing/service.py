@@ -13,11 +13,19 @@ from decimal import Decimal
 
 from libs.common.errors import NotFound
 from libs.common.money import CENT, markup_of, round_cents
+from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.amounts import trim, usd
 from services.invoicing.domain import BUCKETS, UsageTotals
-from services.invoicing.periods import Period
-from services.invoicing.schemas import Client, ClientUpdate, Invoice, InvoiceLine, InvoiceSummary, LinePrice, UnitPrices
+from services.invoicing.schemas import (
+    Client,
+    ClientUpdate,
+    Invoice,
+    InvoiceLine,
+    InvoiceSummary,
+    LinePrice,
+    UnitPrices,
+)
 
 __all__ = ["build_invoice", "build_summaries", "client_from_update", "describe_line"]
 

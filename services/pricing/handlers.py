@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord
-
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, gc_paused, raw_bodies, records_of
+from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
 from libs.common.events import UsageRecorded
+from libs.common.gc_pause import gc_paused
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
 from services.pricing.publishing import publish_by_client
 from services.pricing.service import PricingService

@@ -11,7 +11,13 @@ from pydantic import ValidationError
 
 from libs.common.events import AppliedPrice, CostBreakdown, UsagePriced
 from libs.common.kafka import decode_batch, encode_batch
-from services.aggregator.rows import AppliedPriceRecord, CostRecord, PricedRecord, priced_row, rows_json
+from services.aggregator.rows import (
+    AppliedPriceRecord,
+    CostRecord,
+    PricedRecord,
+    priced_row,
+    rows_json,
+)
 
 AT = datetime(2026, 10, 3, 12, tzinfo=UTC)
 PRICE = AppliedPrice(

@@ -10,8 +10,8 @@ import pytest
 from libs.common.clickhouse import connect
 from libs.common.events import AppliedPrice, UsagePriced, UsageUnpriced
 from libs.common.settings import ClickHouseSettings
-from services.aggregator.service import Aggregator
 from services.aggregator.rows import priced_row
+from services.aggregator.service import Aggregator
 from services.aggregator.store import PricedEventStore
 from services.pricing.calculation import price_usage
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from services.alerts.delivery import AppriseNotifier, Deliverer, RetryPolicy, backoff_seconds
+from services.alerts.delivery import (
+    AppriseNotifier,
+    Deliverer,
+    RetryPolicy,
+    backoff_seconds,
+)
 from services.alerts.domain import DeliveryRecord, Kind, Period, Status
 from services.alerts.messages import Message
 

@@ -31,8 +31,16 @@ from aiosmtpd.controller import Controller
 from deploy.local_clickhouse import free_port
 from deploy.services import ServiceProcess
 from services.alerts.ownership import partition_for
-from tests.e2e.conftest import ACME_KEY, INGEST_KEY, Pipeline, event, new_client_id, pipeline_env, start_pipeline, \
-    wait_until
+from tests.e2e.conftest import (
+    ACME_KEY,
+    INGEST_KEY,
+    Pipeline,
+    event,
+    new_client_id,
+    pipeline_env,
+    start_pipeline,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.conftest import ACME_KEY, INGEST_KEY, Pipeline, event, new_client_id, wait_until
+from tests.e2e.conftest import (
+    ACME_KEY,
+    INGEST_KEY,
+    Pipeline,
+    event,
+    new_client_id,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

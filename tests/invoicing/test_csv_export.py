@@ -7,9 +7,9 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.csv_export import HEADER, invoice_csv, invoice_filename
-from services.invoicing.periods import Period
 from services.invoicing.service import build_invoice
 from tests.invoicing.factories import usage, worked_example
 

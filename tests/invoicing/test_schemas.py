@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.invoicing.periods import Period, parse_period
+from libs.common.periods import Period, parse_period
 from services.invoicing.schemas import ClientUpdate
 
 

@@ -8,10 +8,15 @@ from decimal import Decimal
 import pytest
 
 from libs.common.errors import NotFound
+from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
-from services.invoicing.periods import Period
 from services.invoicing.schemas import Client, ClientUpdate, Invoice
-from services.invoicing.service import build_invoice, build_summaries, client_from_update, describe_line
+from services.invoicing.service import (
+    build_invoice,
+    build_summaries,
+    client_from_update,
+    describe_line,
+)
 from tests.invoicing.factories import usage, worked_example
 
 MARCH = Period(2026, 3)

@@ -13,7 +13,13 @@ import pytest
 
 from libs.common.events import TokenUsage
 from services.pricing.calculation import price_usage
-from services.pricing.catalog import PROVIDER_ALIASES, CatalogEntry, CatalogMiss, CatalogPrices, prompt_tokens
+from services.pricing.catalog import (
+    PROVIDER_ALIASES,
+    CatalogEntry,
+    CatalogMiss,
+    CatalogPrices,
+    prompt_tokens,
+)
 
 AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 NO_USAGE = TokenUsage()

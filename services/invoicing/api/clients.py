@@ -10,7 +10,13 @@ from libs.common.api import CurrentPrincipal
 from libs.common.errors import NotFound
 from libs.common.redact import mask_url
 from services.invoicing import service
-from services.invoicing.api.deps import AdminCaller, ClientIdPath, ReadableClientId, Repository, Settings
+from services.invoicing.api.deps import (
+    AdminCaller,
+    ClientIdPath,
+    ReadableClientId,
+    Repository,
+    Settings,
+)
 from services.invoicing.schemas import Client, ClientUpdate
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])

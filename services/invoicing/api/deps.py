@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from libs.common.api import CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
-from services.invoicing.periods import Period, parse_period
+from libs.common.periods import Period, parse_period
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.schemas import CLIENT_ID_PATTERN
 from services.invoicing.settings import InvoicingSettings

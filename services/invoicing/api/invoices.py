@@ -9,7 +9,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.invoicing import service
-from services.invoicing.api.deps import AdminCaller, PeriodPath, ReadableClientId, Repository, Settings
+from services.invoicing.api.deps import (
+    AdminCaller,
+    PeriodPath,
+    ReadableClientId,
+    Repository,
+    Settings,
+)
 from services.invoicing.csv_export import invoice_csv, invoice_filename
 from services.invoicing.schemas import Invoice, InvoiceSummary
 

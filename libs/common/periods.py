@@ -1,7 +1,8 @@
-"""Billing periods: calendar months in UTC, written ``YYYY-MM``."""
+"""Billing and budget periods: calendar months in UTC, written ``YYYY-MM``."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,9 +21,22 @@ class Period:
     year: int
     month: int
 
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        return parse_period(text)
+
+    @classmethod
+    def of(cls, at: datetime) -> Period:
+        at = at.astimezone(UTC)
+        return cls(at.year, at.month)
+
+    @classmethod
+    def of_date(cls, day: date) -> Period:
+        return cls(day.year, day.month)
+
     @property
     def first_day(self) -> date:
-        """The value of the ``month`` column in ``usage_totals_monthly``."""
+        """The value of the ``month`` column in the totals tables (and ``period`` in alerts)."""
         return date(self.year, self.month, 1)
 
     @property
@@ -31,9 +45,22 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        if self.month == 12:
-            return datetime(self.year + 1, 1, 1, tzinfo=UTC)
-        return datetime(self.year, self.month + 1, 1, tzinfo=UTC)
+        return self.next().start
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    @property
+    def label(self) -> str:
+        """``October 2026``: how a person names the month."""
+        return f"{calendar.month_name[self.month]} {self.year}"
+
+    def next(self) -> Period:
+        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
+
+    def previous(self) -> Period:
+        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
 
     def is_closed(self, now: datetime) -> bool:
         """A period stays open (its invoice may still grow) until its last UTC instant has passed."""
