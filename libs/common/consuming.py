@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
@@ -72,3 +73,21 @@ async def dead_letter(broker: KafkaBroker, prefix: str, poison: Sequence[tuple[C
                 "x-source": f"{record.topic}/{record.partition}/{record.offset}",
             },
         )
+
+
+def batch_subscriber_options(*, max_records: int, max_partition_fetch_bytes: int,
+                             batch_timeout_ms: int) -> dict[str, Any]:
+    """What every batch consumer here subscribes with: raw bodies, commit only after success.
+
+    ``NACK_ON_ERROR`` commits the batch's offsets once the handler has returned and seeks
+    back when it raised, so a batch is never committed before its output is safe.
+    """
+    return {
+        "batch": True,
+        "max_records": max_records,
+        "max_partition_fetch_bytes": max_partition_fetch_bytes,
+        "batch_timeout_ms": batch_timeout_ms,
+        "auto_offset_reset": "earliest",
+        "decoder": raw_bodies,  # the handler validates the raw bodies itself
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }

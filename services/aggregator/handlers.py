@@ -9,11 +9,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy, Context
+from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
+from libs.common.consuming import (
+    batch_subscriber_options,
+    dead_letter,
+    decode_records,
+    records_of,
+)
 from libs.common.events import SpendUpdated, UsageUnpriced
 from libs.common.gc_pause import gc_paused
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
@@ -28,14 +33,10 @@ AggregatorDep = Annotated[Aggregator, Context(AGGREGATOR)]
 
 def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None:
     prefix = settings.kafka.topic_prefix
-    batch_options = dict(
-        batch=True,
+    batch_options = batch_subscriber_options(
         max_records=settings.max_records,
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        decoder=raw_bodies,  # the handler validates the raw bodies itself
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # commit only after the handler returned
     )
     spend_publisher = broker.publisher(topic(SPEND_UPDATED, prefix))
     min_interval = settings.min_batch_interval_ms / 1000

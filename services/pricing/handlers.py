@@ -6,11 +6,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import dead_letter, decode_records, raw_bodies, records_of
+from libs.common.consuming import (
+    batch_subscriber_options,
+    dead_letter,
+    decode_records,
+    records_of,
+)
 from libs.common.events import UsageRecorded
 from libs.common.gc_pause import gc_paused
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
@@ -25,13 +29,11 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
     @broker.subscriber(
         topic(USAGE_RECORDED, prefix),
         group_id=settings.group_id,
-        batch=True,
-        max_records=settings.max_records,
-        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        decoder=raw_bodies,  # the handler validates the raw bodies itself
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # offsets move only once the output is acked
+        **batch_subscriber_options(
+            max_records=settings.max_records,
+            max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+            batch_timeout_ms=settings.batch_timeout_ms,
+        ),
     )
     async def on_recorded(message: KafkaMessage) -> None:
         with gc_paused():  # exits after price_batch returned: its objects are freed by then
