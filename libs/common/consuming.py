@@ -75,8 +75,8 @@ async def dead_letter(broker: KafkaBroker, prefix: str, poison: Sequence[tuple[C
         )
 
 
-def batch_subscriber_options(*, max_records: int, max_partition_fetch_bytes: int,
-                             batch_timeout_ms: int) -> dict[str, Any]:
+def batch_subscriber_options(*, max_records: int, batch_timeout_ms: int,
+                             max_partition_fetch_bytes: int = 1024 * 1024) -> dict[str, Any]:
     """What every batch consumer here subscribes with: raw bodies, commit only after success.
 
     ``NACK_ON_ERROR`` commits the batch's offsets once the handler has returned and seeks

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from pydantic import ValidationError
 
-from libs.common.consuming import dead_letter, raw_bodies, records_of
+from libs.common.consuming import (
+    batch_subscriber_options,
+    dead_letter,
+    records_of,
+)
 from libs.common.events import SpendUpdated
 from libs.common.topics import SPEND_UPDATED, topic
 from services.alerts.ownership import Ownership
@@ -35,13 +38,8 @@ def register_handlers(
     subscriber = broker.subscriber(
         topic(SPEND_UPDATED, prefix),
         group_id=settings.group_id,
-        batch=True,
-        max_records=settings.max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="earliest",
-        decoder=raw_bodies,  # the handler validates the raw bodies itself
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         listener=ownership,
+        **batch_subscriber_options(max_records=settings.max_records, batch_timeout_ms=settings.batch_timeout_ms),
     )
 
     @subscriber
