@@ -5,7 +5,7 @@ from __future__ import annotations
 from clickhouse_connect import get_async_client
 from clickhouse_connect.driver.asyncclient import AsyncClient
 
-from libs.common.schema import STATEMENTS
+from libs.common.schema import EVENT_KEYS_BACKFILL, STATEMENTS, UPGRADES
 from libs.common.settings import ClickHouseSettings
 
 
@@ -33,7 +33,14 @@ async def ensure_schema(settings: ClickHouseSettings) -> None:
         await admin.close()
     client = await connect(settings)
     try:
+        keys_existed = bool(await client.command("EXISTS TABLE event_keys"))
         for statement in STATEMENTS:
             await client.command(statement)
+        for statement in UPGRADES:
+            await client.command(statement)
+        if not keys_existed:
+            # Keys written twice (a service starting at the same moment, or the view catching
+            # an insert during this) only cost a little space: the lookup asks "is it there".
+            await client.command(EVENT_KEYS_BACKFILL)
     finally:
         await client.close()

@@ -29,6 +29,17 @@ from pydantic import (
 
 from libs.common.money import DecimalStr, PricePerMTok
 
+IDEMPOTENCY_WINDOW_DAYS = 7
+"""How long after an event was stored a resend with the same (client_id, event_id) is still
+recognised and not counted again. See README, "Nothing lost, nothing counted twice"."""
+
+IDEMPOTENCY_RULE = (
+    f"`event_id` is the idempotency key, per client: sending an event again with the same "
+    f"`(client_id, event_id)` (a retry after a timeout or a 503) is safe for {IDEMPOTENCY_WINDOW_DAYS} days "
+    f"after the first one was stored; the resend is accepted and not counted again. A resend after that "
+    f"is counted a second time, and the operator's reconcile tool finds it."
+)
+
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]

@@ -5,13 +5,22 @@ Money: per-million-token prices are ``Decimal(38, 12)``; exact per-event amounts
 rounded before an invoice line. Times are UTC; months are calendar months in UTC.
 
 Exactly-once: ``priced_events`` is keyed by (client_id, event_id). The aggregator
-inserts only events whose key is not there yet (see services/aggregator/store.py), and
-the two totals tables are fed by materialized views on those inserts, so a total
-counts each event once. ``ReplacingMergeTree`` on the raw table is a second guard: a
-duplicate that slipped in anyway collapses on merge and ``rebuild_totals`` can repair.
+inserts only events whose key is not in ``event_keys`` yet (the keys stored in the last
+``IDEMPOTENCY_WINDOW_DAYS``; see services/aggregator/store.py), and the two totals
+tables and ``event_keys`` are fed by materialized views on those inserts, so a total
+counts each event once. Every insert carries a deterministic ``insert_deduplication_token``
+(the Kafka records it came from), and these tables keep the last ``DEDUP_BLOCKS`` tokens,
+so an insert that is repeated (its response was lost, or a second owner replays it) is
+dropped by ClickHouse, in the views as well. ``ReplacingMergeTree`` on the raw table is
+a last guard: a duplicate that slipped in anyway (a resend after the window) collapses
+on merge, and ``services.aggregator.reconcile`` finds and repairs the totals.
 """
 
 from __future__ import annotations
+
+from libs.common.events import IDEMPOTENCY_WINDOW_DAYS
+
+__all__ = ["IDEMPOTENCY_WINDOW_DAYS"]  # re-exported for the aggregator's store
 
 PRICE = "Decimal(38, 12)"
 AMOUNT = "Decimal(38, 18)"
@@ -25,6 +34,15 @@ COST_COLUMNS = ("input_usd", "output_usd", "cache_read_usd", "cache_write_usd", 
 
 #: What identifies one invoice line: a model at one price row (and tier).
 LINE_KEY = ("provider", "model", "price_source", "price_id", "price_tier", *PRICE_COLUMNS)
+
+
+DEDUP_BLOCKS = 10_000
+"""``non_replicated_deduplication_window``: how many recent insert tokens a table remembers
+(the aggregator inserts a few times a second: hours of inserts, far longer than a
+redelivery takes). Tables written by materialized views need it too, or a replayed
+insert is dropped from ``priced_events`` but counted again in the totals."""
+
+_DEDUP_SETTINGS = f"SETTINGS non_replicated_deduplication_window = {DEDUP_BLOCKS}"
 
 
 def _columns(names: tuple[str, ...], type_: str) -> str:
@@ -53,7 +71,40 @@ CREATE TABLE IF NOT EXISTS priced_events (
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (client_id, event_id)
+{_DEDUP_SETTINGS}
 """
+
+EVENT_KEY = "reinterpretAsUInt128(sipHash128(client_id, event_id))"
+"""One event's key in ``event_keys``: a 128-bit hash of (client_id, event_id). Fixed width,
+so ClickHouse compares 16 bytes per stored key instead of a string (the lookup reads every
+key of the window: random event ids leave no granule to skip). Two different events share
+a key with probability ~n²/2¹²⁹: below 10⁻¹⁸ for ten billion events in a window."""
+
+EVENT_KEYS = f"""
+CREATE TABLE IF NOT EXISTS event_keys (
+    key UInt128,
+    received_day Date
+) ENGINE = MergeTree
+PARTITION BY received_day
+ORDER BY key
+TTL received_day + INTERVAL {IDEMPOTENCY_WINDOW_DAYS + 1} DAY
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = {DEDUP_BLOCKS}
+"""
+"""The keys of the events stored in the idempotency window, one partition per day the
+aggregator stored them; whole days are dropped once past the window. What the duplicate
+check reads, so its cost follows the traffic of the window, not the whole history."""
+
+EVENT_KEYS_VIEW = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS event_keys_mv TO event_keys AS
+SELECT {EVENT_KEY} AS key, today() AS received_day FROM priced_events
+"""
+
+EVENT_KEYS_BACKFILL = f"""
+INSERT INTO event_keys SELECT {EVENT_KEY} AS key, toDate(inserted_at) AS received_day FROM priced_events
+WHERE inserted_at >= now() - toIntervalDay({IDEMPOTENCY_WINDOW_DAYS + 1})
+"""
+"""Run once, when ``event_keys`` is created on a database that already holds events (an
+upgrade): what was stored in the window stays protected for the rest of the window."""
 
 
 def _totals_table(name: str, period_column: str) -> str:
@@ -73,6 +124,7 @@ CREATE TABLE IF NOT EXISTS {name} (
 ) ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM({period_column})
 ORDER BY (client_id, {period_column}, {", ".join(LINE_KEY)})
+{_DEDUP_SETTINGS}
 """
 
 
@@ -175,9 +227,18 @@ STATEMENTS: tuple[str, ...] = (
     _totals_table("usage_totals_monthly", "month"),
     _totals_view("usage_totals_daily_mv", "usage_totals_daily", "day", "toDate(timestamp)"),
     _totals_view("usage_totals_monthly_mv", "usage_totals_monthly", "month", "toStartOfMonth(timestamp)"),
+    EVENT_KEYS,
+    EVENT_KEYS_VIEW,
     UNPRICED_EVENTS,
     PRICE_OVERRIDES,
     CLIENTS,
     CLIENT_HISTORY,
     ALERT_DELIVERIES,
 )
+
+DEDUPLICATED_TABLES = ("priced_events", "usage_totals_daily", "usage_totals_monthly", "event_keys")
+UPGRADES: tuple[str, ...] = tuple(
+    f"ALTER TABLE {table} MODIFY SETTING non_replicated_deduplication_window = {DEDUP_BLOCKS}"
+    for table in DEDUPLICATED_TABLES
+)
+"""For databases created before these settings existed (idempotent)."""

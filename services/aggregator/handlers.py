@@ -23,7 +23,7 @@ from libs.common.events import SpendUpdated, UsageUnpriced
 from libs.common.gc_pause import gc_paused
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
 from services.aggregator.rows import PricedRecord
-from services.aggregator.service import Aggregator
+from services.aggregator.service import Aggregator, batch_token
 from services.aggregator.settings import AggregatorSettings
 
 AGGREGATOR = "aggregator"
@@ -61,7 +61,7 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
     async def record_batch(records: Sequence[ConsumerRecord], aggregator: Aggregator) -> set[tuple[str, str]]:
         decoded = decode_records(PricedRecord, records)
         await dead_letter(broker, prefix, decoded.poison)
-        outcome = await aggregator.record_priced(decoded.events)
+        outcome = await aggregator.record_priced(decoded.events, token=batch_token(records))
         return outcome.periods
 
     @broker.subscriber(topic(USAGE_UNPRICED, prefix), group_id=f"{settings.group_id}.unpriced", **batch_options)

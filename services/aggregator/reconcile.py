@@ -7,7 +7,8 @@
 per (client_id, event_id), whatever merges have or have not happened yet) with the
 monthly and daily totals. They differ only if a ClickHouse crash interrupted an insert
 between the raw table and its views, or a duplicate slipped past the aggregator's
-dedup (two instances owning one partition during a rebalance). ``rebuild`` recomputes
+dedup: a client resent an event after the idempotency window (``IDEMPOTENCY_WINDOW_DAYS``
+after it was stored), so its key had been dropped from ``event_keys``. ``rebuild`` recomputes
 that month's totals from the deduplicated events; with the aggregator running, an
 insert between the drop and the re-insert could be counted twice, hence "stop first".
 """
@@ -76,6 +77,9 @@ async def rebuild(client: AsyncClient, month: str) -> None:
             f"INSERT INTO {table} SELECT client_id, {expr} AS {period}, {key}, count() AS events, {sums} "
             f"FROM ({DEDUPED_EVENTS}) GROUP BY client_id, {period}, {key}",
             parameters={"month": f"{month}-01"},
+            # the totals tables drop a block identical to one seen recently: an earlier
+            # rebuild of the same month would make this one write nothing
+            settings={"insert_deduplicate": 0},
         )
 
 

@@ -5,22 +5,31 @@ Why a total never counts an event twice, even across crashes:
   crash anywhere before the commit redelivers the batch.
 - Events are keyed by (client_id, event_id). All events of a client travel in the same
   partition, so one aggregator instance at a time handles a given client, in order.
-- Before inserting, we drop duplicates inside the batch and every key ClickHouse already
-  holds. The totals tables are filled by materialized views on ``priced_events``
-  inserts, so only new events reach a total.
+- Before inserting, we drop duplicates inside the batch and every key stored in the
+  idempotency window (``event_keys``). The totals tables and ``event_keys`` are filled
+  by materialized views on ``priced_events`` inserts, so only new events reach a total.
+- The insert carries a token naming the Kafka records it came from (``batch_token``).
+  ClickHouse drops a second insert under the same token, in ``priced_events`` and in
+  every view, even when the first is still running: that closes the gap step 2 cannot,
+  an insert whose response was lost (it may commit after the redelivered batch asked
+  for the keys) and two owners of one partition during a rebalance.
 - Order of operations, and what a crash after each step does:
     1. dedup in memory         → crash: nothing written; the batch is redelivered.
     2. ask ClickHouse for keys → crash: nothing written; redelivered.
-    3. insert new rows         → crash mid-insert: the parts written are found by step 2
-                                 on redelivery, the rest are inserted then.
+    3. insert new rows         → crash mid-insert, or the response lost: on redelivery
+                                 step 2 finds what committed, and the same records give
+                                 the same token, so a repeated insert is dropped.
     4. return (offsets commit) → crash before the commit: redelivered, step 2 finds every
                                  key, nothing is inserted twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from aiokafka.structs import ConsumerRecord
 
 from libs.common.events import UsagePriced, UsageUnpriced
 from services.aggregator.rows import PricedRecord, priced_row, unpriced_row
@@ -51,17 +60,30 @@ def first_of_each_key(events: Iterable[Priced]) -> list[Priced]:
     return unique
 
 
+def batch_token(records: Sequence[ConsumerRecord]) -> str:
+    """The insert token of a batch: the same Kafka records, in any order, give the same token.
+
+    The record's timestamp is part of it so that a topic deleted and re-created (offsets
+    starting again at 0) never matches an older batch's token.
+    """
+    digest = hashlib.sha256()
+    for record in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+        digest.update(f"{record.topic}/{record.partition}/{record.offset}/{record.timestamp};".encode())
+    return f"priced:{digest.hexdigest()}"
+
+
 class Aggregator:
     def __init__(self, store: PricedEventStore) -> None:
         self._store = store
 
-    async def record_priced(self, events: Sequence[Priced]) -> RecordOutcome:
+    async def record_priced(self, events: Sequence[Priced], *, token: str) -> RecordOutcome:
+        """Store the events not stored yet; ``token`` names their source (see ``batch_token``)."""
         outcome = RecordOutcome(periods={(e.client_id, f"{e.timestamp.year:04d}-{e.timestamp.month:02d}")
                                          for e in events})
         unique = first_of_each_key(events)  # step 1
         stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
         new = [e for e in unique if (e.client_id, e.event_id) not in stored]
-        await self._store.insert_priced([priced_row(e) for e in new])  # step 3
+        await self._store.insert_priced([priced_row(e) for e in new], token)  # step 3
         outcome.inserted = len(new)
         outcome.duplicates = len(events) - len(new)
         return outcome

@@ -9,6 +9,7 @@ import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.external import ExternalData
 
+from libs.common.schema import EVENT_KEY, IDEMPOTENCY_WINDOW_DAYS
 from services.aggregator.rows import PRICED_COLUMNS, UNPRICED_COLUMNS, rows_json
 
 #: Settings of the priced-events insert: synchronous (the offsets are committed only after
@@ -22,21 +23,25 @@ KEYS_TABLE = "batch_keys"
 
 
 def existing_keys_query(keys: Sequence[EventKey]) -> tuple[str, ExternalData]:
-    """Which of these (client_id, event_id) pairs are stored already.
+    """Which of these (client_id, event_id) pairs were stored in the idempotency window.
+
+    Reads ``event_keys`` (16-byte hashes, one partition per day) for the last
+    ``IDEMPOTENCY_WINDOW_DAYS`` days only, so the cost follows the window's traffic, never
+    the stored history; the partition filter matters even before the TTL has dropped a
+    day, so the window is the same whenever merges run.
 
     The keys travel as an external table (a file part of the request, JSON-escaped), not
     as query parameters: ClickHouse caps one HTTP form field at 128 KiB, which a batch of
     ~3,500 event ids already passes, and the aggregator would then retry that batch
-    forever. Filtering on the primary key's columns lets ClickHouse read only the
-    granules that can hold the keys.
+    forever.
     """
     data = b"\n".join(orjson.dumps(key) for key in keys)
     keys_table = ExternalData(file_name=KEYS_TABLE, data=data, fmt="JSONCompactEachRow",
                               structure=["client_id String", "event_id String"])
     sql = (
-        "SELECT client_id, event_id FROM priced_events "
-        f"WHERE client_id IN (SELECT client_id FROM {KEYS_TABLE}) "
-        f"AND (client_id, event_id) IN (SELECT client_id, event_id FROM {KEYS_TABLE})"
+        f"SELECT client_id, event_id FROM {KEYS_TABLE} WHERE {EVENT_KEY} IN ("
+        f"SELECT key FROM event_keys WHERE received_day >= today() - {IDEMPOTENCY_WINDOW_DAYS} "
+        f"AND key IN (SELECT {EVENT_KEY} FROM {KEYS_TABLE}))"
     )
     return sql, keys_table
 
@@ -52,11 +57,17 @@ class PricedEventStore:
         result = await self._client.query(sql, external_data=keys_table)
         return {(client_id, event_id) for client_id, event_id in result.result_rows}
 
-    async def insert_priced(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert and wait until the rows and the totals views are written."""
+    async def insert_priced(self, rows: Sequence[Sequence[Any]], token: str) -> None:
+        """Insert and wait until the rows, the totals and the keys views are written.
+
+        ``token`` must name what the rows came from (the same token, the same rows): an
+        insert under a token seen in the last ``DEDUP_BLOCKS`` inserts is dropped by
+        ClickHouse, views included, even when the first one is still running.
+        """
         if rows:
             await self._client.raw_insert("priced_events", column_names=PRICED_COLUMNS, insert_block=rows_json(rows),
-                                          fmt="JSONCompactEachRow", settings=PRICED_INSERT_SETTINGS)
+                                          fmt="JSONCompactEachRow",
+                                          settings={**PRICED_INSERT_SETTINGS, "insert_deduplication_token": token})
 
     async def insert_unpriced(self, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

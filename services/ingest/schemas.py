@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from libs.common.errors import InvalidInput
-from libs.common.events import ClientId, EventId, Name, Tags, TokenUsage, UsageRecorded
+from libs.common.events import IDEMPOTENCY_RULE, ClientId, EventId, Name, Tags, TokenUsage, UsageRecorded
 from libs.common.gc_pause import gc_paused
 from libs.common.usage import Count, UsageMappingError, usage_buckets
 
@@ -124,7 +124,7 @@ class UsageEventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: EventId
+    event_id: EventId = Field(description=IDEMPOTENCY_RULE)
     client_id: ClientId
     provider: Provider
     model: Name

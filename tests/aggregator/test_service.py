@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -49,9 +51,10 @@ async def test_replayed_batches_and_in_batch_duplicates_count_once(clickhouse_sc
     aggregator = Aggregator(PricedEventStore(client))
     batch = [priced("a", input_tokens=1_000_000), priced("b", output_tokens=100_000), priced("a", input_tokens=1)]
     try:
-        first = await aggregator.record_priced(batch)
-        replay = await aggregator.record_priced(batch)  # Kafka redelivery after a crash before the commit
-        partly_new = await aggregator.record_priced([priced("b"), priced("c", cache_read_tokens=2_000_000)])
+        first = await aggregator.record_priced(batch, token="t1")
+        replay = await aggregator.record_priced(batch, token="t1")  # Kafka redelivery after a crash before the commit
+        partly_new = await aggregator.record_priced([priced("b"), priced("c", cache_read_tokens=2_000_000)],
+                                                    token="t2")
     finally:
         await client.close()
 
@@ -66,7 +69,7 @@ async def test_same_event_id_for_two_clients_is_two_events(clickhouse_schema: Cl
     client = await connect(clickhouse_schema)
     try:
         outcome = await Aggregator(PricedEventStore(client)).record_priced(
-            [priced("same", "acme", input_tokens=10), priced("same", "globex", input_tokens=10)])
+            [priced("same", "acme", input_tokens=10), priced("same", "globex", input_tokens=10)], token="t")
     finally:
         await client.close()
     assert outcome.inserted == 2
@@ -96,14 +99,17 @@ async def test_reconcile_finds_and_repairs_totals_that_disagree(clickhouse_schem
     client = await connect(clickhouse_schema)
     try:
         await Aggregator(PricedEventStore(client)).record_priced(
-            [priced("r1", "acme", input_tokens=1_000_000), priced("r2", "acme", day=4, output_tokens=1_000_000)])
+            [priced("r1", "acme", input_tokens=1_000_000), priced("r2", "acme", day=4, output_tokens=1_000_000)],
+            token="t1")
         assert await check(client, "2026-10") == []
-        # a duplicate that slipped past dedup (e.g. two owners during a rebalance)
-        await PricedEventStore(client).insert_priced([priced_row(priced("r1", "acme", input_tokens=1_000_000))])
+        # a duplicate that slipped past dedup (a resend after the idempotency window)
+        await PricedEventStore(client).insert_priced([priced_row(priced("r1", "acme", input_tokens=1_000_000))], "t2")
         mismatches = await check(client, "2026-10")
         assert {(m.table, m.events) for m in mismatches} == {
             ("usage_totals_monthly", (2, 3)), ("usage_totals_daily", (2, 3))}
         await rebuild(client, "2026-10")
+        assert await check(client, "2026-10") == []
+        await rebuild(client, "2026-10")  # the same blocks again: not dropped as duplicates of the first
         assert await check(client, "2026-10") == []
         result = await client.query("SELECT sum(cost_usd) FROM usage_totals_monthly")
         assert result.result_rows[0][0] == Decimal("12.5")
@@ -117,8 +123,88 @@ async def test_a_batch_of_twenty_thousand_events_is_deduplicated(clickhouse_sche
     client = await connect(clickhouse_schema)
     try:
         aggregator = Aggregator(PricedEventStore(client))
-        first = await aggregator.record_priced(batch[:15_000])
-        second = await aggregator.record_priced(batch)
+        first = await aggregator.record_priced(batch[:15_000], token="t1")
+        second = await aggregator.record_priced(batch, token="t2")
     finally:
         await client.close()
     assert (first.inserted, second.inserted, second.duplicates) == (15_000, 5_000, 15_000)
+
+
+async def test_an_insert_repeated_under_its_token_counts_once_even_while_the_first_runs(
+        clickhouse_schema: ClickHouseSettings) -> None:
+    """A redelivered batch whose first insert had not committed when the redelivery asked for
+    the keys (its response was lost, or the partition had two owners for a moment): both
+    attempts see no stored key and both insert; the token makes ClickHouse keep one."""
+    batch = [priced(f"race-{i}", f"client-{i % 3}", input_tokens=1_000_000) for i in range(300)]
+    client, other = await connect(clickhouse_schema), await connect(clickhouse_schema)
+    try:
+        outcomes = await asyncio.gather(*(
+            Aggregator(PricedEventStore(c)).record_priced(batch, token="p0:100-140") for c in (client, other)))
+        rows = await client.command("SELECT count() FROM priced_events")
+        keys = await client.command("SELECT count() FROM event_keys")
+    finally:
+        await client.close()
+        await other.close()
+    assert [o.inserted for o in outcomes] == [300, 300]  # neither attempt saw the other's keys
+    assert (rows, keys) == (300, 300)
+    assert await _totals(clickhouse_schema, "client-0") == (100, Decimal("250"))
+
+
+async def _age_keys(client: object, days: int) -> None:
+    """Make every stored key look as if it had been stored ``days`` days ago."""
+    await client.command(f"INSERT INTO event_keys SELECT key, today() - {days} FROM event_keys")  # type: ignore[attr-defined]
+    await client.command("ALTER TABLE event_keys DROP PARTITION tuple(today())")  # type: ignore[attr-defined]
+
+
+async def test_a_resend_inside_the_window_counts_once(clickhouse_schema: ClickHouseSettings) -> None:
+    from libs.common.schema import IDEMPOTENCY_WINDOW_DAYS
+
+    client = await connect(clickhouse_schema)
+    try:
+        aggregator = Aggregator(PricedEventStore(client))
+        await aggregator.record_priced([priced("w1", input_tokens=1_000_000)], token=uuid.uuid4().hex)
+        await _age_keys(client, IDEMPOTENCY_WINDOW_DAYS)  # the last day of the window
+        resent = await aggregator.record_priced([priced("w1", input_tokens=1_000_000)], token=uuid.uuid4().hex)
+    finally:
+        await client.close()
+    assert (resent.inserted, resent.duplicates) == (0, 1)
+    assert await _totals(clickhouse_schema, "acme") == (1, Decimal("2.5"))
+
+
+async def test_a_resend_after_the_window_is_stored_again_and_reconcile_finds_it(
+        clickhouse_schema: ClickHouseSettings) -> None:
+    from libs.common.schema import IDEMPOTENCY_WINDOW_DAYS
+    from services.aggregator.reconcile import check, rebuild
+
+    client = await connect(clickhouse_schema)
+    try:
+        aggregator = Aggregator(PricedEventStore(client))
+        await aggregator.record_priced([priced("late", input_tokens=1_000_000)], token=uuid.uuid4().hex)
+        await _age_keys(client, IDEMPOTENCY_WINDOW_DAYS + 1)
+        resent = await aggregator.record_priced([priced("late", input_tokens=1_000_000)], token=uuid.uuid4().hex)
+        assert resent.inserted == 1
+        assert {(m.table, m.events) for m in await check(client, "2026-10")} == {
+            ("usage_totals_monthly", (1, 2)), ("usage_totals_daily", (1, 2))}
+        await rebuild(client, "2026-10")
+        assert await check(client, "2026-10") == []
+    finally:
+        await client.close()
+    assert await _totals(clickhouse_schema, "acme") == (1, Decimal("2.5"))
+
+
+async def test_events_stored_before_the_upgrade_stay_protected(clickhouse_schema: ClickHouseSettings) -> None:
+    """A database from before ``event_keys``: its recent events' keys are backfilled at start-up."""
+    from libs.common.clickhouse import ensure_schema
+
+    client = await connect(clickhouse_schema)
+    try:
+        await client.command("DROP VIEW event_keys_mv")
+        await client.command("DROP TABLE event_keys")
+        await PricedEventStore(client).insert_priced([priced_row(priced("old", input_tokens=1_000_000))], "t0")
+        await ensure_schema(clickhouse_schema)
+        resent = await Aggregator(PricedEventStore(client)).record_priced(
+            [priced("old", input_tokens=1_000_000), priced("new", input_tokens=1_000_000)], token="t1")
+    finally:
+        await client.close()
+    assert (resent.inserted, resent.duplicates) == (1, 1)
+    assert await _totals(clickhouse_schema, "acme") == (2, Decimal("5"))

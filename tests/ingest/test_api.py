@@ -80,3 +80,11 @@ async def test_all_invalid_events_are_422_and_never_published(ingest_without_kaf
     body = reply.json()
     assert body["accepted"] == 0
     assert [(r["index"], [e["field"] for e in r["errors"]]) for r in body["rejected"]] == [(0, ["input_tokens"])]
+
+
+async def test_the_api_docs_state_the_idempotency_window(ingest_without_kafka: httpx.AsyncClient) -> None:
+    from libs.common.events import IDEMPOTENCY_WINDOW_DAYS
+
+    spec = (await ingest_without_kafka.get("/openapi.json")).json()
+    operation = spec["paths"]["/v1/events"]["post"]["description"]
+    assert f"safe for {IDEMPOTENCY_WINDOW_DAYS} days" in operation

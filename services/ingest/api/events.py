@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from libs.common.api import CurrentPrincipal, Forbidden
 from libs.common.errors import InvalidInput
+from libs.common.events import IDEMPOTENCY_RULE
 from services.ingest.publisher import UsagePublisher
 from services.ingest.schemas import Rejection, parse_body, validate_batch
 
@@ -37,7 +38,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("", status_code=202, responses={202: {"model": IngestResult}})
+@router.post("", status_code=202, responses={202: {"model": IngestResult}},
+             description=f"Validate every event; publish the valid ones; name each invalid one by index. "
+                         f"All-invalid input gets 422 with the same body.\n\n**Idempotency**: {IDEMPOTENCY_RULE}")
 async def ingest_events(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     """Validate every event; publish the valid ones; name each invalid one by index.
 
