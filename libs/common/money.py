@@ -5,7 +5,9 @@ Rules (also in the README):
 - An invoice line is the exact sum of its events' costs, rounded half-up to cents.
 - ``base_cost`` is the sum of the rounded lines.
 - ``markup`` is ``base_cost × markup_percent / 100``, rounded half-up to cents.
-- ``total`` is ``base_cost + markup``.
+- ``tax`` (when the client has a tax rate) is ``(base_cost + markup) × tax_percent / 100``,
+  rounded half-up to cents.
+- ``total`` is ``base_cost + markup + tax``.
 """
 
 from __future__ import annotations
@@ -49,3 +51,9 @@ def markup_of(base: Decimal, markup_percent: Decimal) -> Decimal:
     """Markup on an already rounded base, rounded half-up to cents."""
     with localcontext(_EXACT):
         return round_cents(base * markup_percent / Decimal(100))
+
+
+def tax_of(taxable: Decimal, tax_percent: Decimal) -> Decimal:
+    """Tax on the amount after markup (``base_cost + markup``), rounded half-up to cents."""
+    with localcontext(_EXACT):
+        return round_cents(taxable * tax_percent / Decimal(100))

@@ -1,0 +1,66 @@
+"""QuickBooks Online's invoice import (New > Import invoices), one row per line.
+
+The header is QuickBooks' US sample file (``*InvoiceNo``, ``*Customer``, …,
+``Item(Product/Service)``, ``*ItemAmount``, ``Taxable``, ``TaxRate``, ``Service Date``).
+Every row carries quantity 1 and the line's amount as rate and amount, so QuickBooks books
+exactly the PDF's amounts; ``Taxable`` comes from the mapping (``N`` by default, as
+TokenTally's own tax is a line of its own). Credit notes are written as negative
+amounts under their own number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from libs.common.periods import Period
+from services.invoicing.documents.model import InvoiceDocument
+from services.invoicing.exports.csvtext import amount, cell, csv_bytes
+from services.invoicing.exports.lines import accounting_lines
+from services.invoicing.exports.mapping import AccountingMapping
+from services.invoicing.exports.ordering import in_file_order
+
+__all__ = ["QUICKBOOKS_HEADER", "quickbooks_invoices_csv"]
+
+QUICKBOOKS_HEADER = (
+    "*InvoiceNo", "*Customer", "*InvoiceDate", "*DueDate", "Terms", "Location", "Memo",
+    "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "*ItemAmount",
+    "Taxable", "TaxRate", "Service Date",
+)
+
+
+def _last_day(period: str) -> date:
+    return date.fromordinal(Period.parse(period).end.date().toordinal() - 1)
+
+
+def _memo(document: InvoiceDocument) -> str:
+    parts = [f"AI usage {document.period_label}"]
+    if document.billing.po_number:
+        parts.append(f"PO {document.billing.po_number}")
+    if document.credits_number:
+        parts.append(f"credit for {document.credits_number}")
+    return ", ".join(parts)
+
+
+def _rows(document: InvoiceDocument, mapping: AccountingMapping) -> list[list[str]]:
+    fmt = mapping.strftime
+    issue = document.issue_date
+    due = document.due_date or issue
+    head = [
+        cell(document.number or ""), cell(document.bill_to_name),
+        issue.strftime(fmt) if issue else "", due.strftime(fmt) if due else "",
+        f"Net {document.agency.payment_terms_days}" if document.kind == "invoice" else "", "", cell(_memo(document)),
+    ]
+    rows = []
+    for line in accounting_lines(document):
+        codes = mapping.resolve(line.kind, line.provider, line.model)
+        rows.append([
+            *head, cell(codes.item_code), cell(line.description), "1", amount(line.amount), amount(line.amount),
+            cell(codes.tax_type), "", _last_day(line.service_period).strftime(fmt),
+        ])
+    return rows
+
+
+def quickbooks_invoices_csv(documents: Iterable[InvoiceDocument], mapping: AccountingMapping) -> bytes:
+    """Issued documents (invoices and credit notes) as one QuickBooks import file; drafts are refused."""
+    return csv_bytes(QUICKBOOKS_HEADER, (row for doc in in_file_order(documents) for row in _rows(doc, mapping)))
