@@ -24,6 +24,7 @@ HTTP_PORT_VARIABLES = {
     "pricing": "PRICING_PORT",
     "invoicing": "INVOICING_PORT",
     "alerts": "ALERTS_PORT",
+    "aggregator": "AGGREGATOR_PORT",
 }
 CONSUMER_READY_MARKER = "FastStream app started successfully"
 

@@ -25,7 +25,8 @@ LOCAL = PROJECT_ROOT / ".local"
 STATE_FILE = LOCAL / "stack.json"
 KEYS_FILE = LOCAL / "api-keys.json"
 SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest")
-DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003"}
+DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003",
+                 "AGGREGATOR_PORT": "8004"}
 
 
 def available_services() -> list[str]:

@@ -17,13 +17,15 @@ from typing import Annotated
 
 from pydantic import Field, PlainSerializer
 
+from libs.common.limits import AMOUNT_SCALE, MAX_PRICE_PER_MTOK, PRICE_SCALE
+
 CENT = Decimal("0.01")
 TOKENS_PER_MILLION = Decimal(1_000_000)
 
-#: Scale of per-million-token prices, in Python and in ClickHouse (Decimal(38, 12)).
-PRICE_SCALE = 12
-#: Scale of exact per-event amounts (price scale + 6 digits from the per-million division).
-AMOUNT_SCALE = 18
+__all__ = ["AMOUNT_SCALE", "CENT", "PRICE_SCALE", "TOKENS_PER_MILLION", "DecimalStr", "PricePerMTok", "markup_of",
+           "round_cents", "token_cost"]
+# PRICE_SCALE: per-million-token prices, in Python and in ClickHouse (Decimal(38, 12)).
+# AMOUNT_SCALE: exact per-event amounts (price scale + 6 digits from the per-million division).
 
 _EXACT = Context(prec=60)
 
@@ -31,7 +33,7 @@ _EXACT = Context(prec=60)
 DecimalStr = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
 PricePerMTok = Annotated[
     Decimal,
-    Field(ge=0, max_digits=26, decimal_places=PRICE_SCALE),
+    Field(ge=0, le=MAX_PRICE_PER_MTOK, decimal_places=PRICE_SCALE),
     PlainSerializer(lambda v: str(v), return_type=str, when_used="json"),
 ]
 

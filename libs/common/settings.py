@@ -21,6 +21,23 @@ class KafkaSettings(BaseSettings):
     """Namespace for every topic (tests use one per test)."""
     topic_partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    """Largest message body a producer here sends: batches of events are split to fit
+    (by bytes as well as by count). Topics are created with ``max.message.bytes`` this
+    plus ``MESSAGE_HEADROOM_BYTES`` (record headers, batch framing, dead-letter headers)."""
+
+
+class ServiceHealthSettings(BaseSettings):
+    """When a consumer's ``/health`` says "degraded" (environment prefix ``TOKENTALLY_HEALTH_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKENTALLY_HEALTH_", extra="ignore")
+
+    poll_seconds: float = Field(default=5.0, gt=0)
+    """How often committed offsets, end offsets and the dead-letter topic are read."""
+    stall_seconds: float = Field(default=60.0, gt=0)
+    """Degraded when a consumer group has lag and has not committed progress for this long."""
+    dead_letter_window_seconds: float = Field(default=900.0, gt=0)
+    """Degraded while the dead-letter topic grew within this window."""
 
 
 class ClickHouseSettings(BaseSettings):

@@ -1,4 +1,10 @@
-"""Kafka subscribers of the aggregator: thin, one call into the service each."""
+"""Kafka subscribers of the aggregator: thin, one call into the service each.
+
+Each batch runs through ``run_batch``: a transient failure (ClickHouse or Kafka away)
+waits out a capped exponential backoff, then the batch is redelivered; events the
+service sets aside as impossible to store go to the dead-letter topic before the
+batch's offsets are committed.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,33 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Any
 
 from aiokafka.structs import ConsumerRecord
-from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import (
-    batch_subscriber_options,
-    dead_letter,
-    decode_records,
-    records_of,
-)
+from libs.common.consuming import DecodedBatch, batch_subscriber_options, decode_records, records_of, run_batch
+from libs.common.deadletter import DeadLetter, of_event, publish_dead_letters
 from libs.common.events import SpendUpdated, UsageUnpriced
+from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
+from libs.common.metrics import DUPLICATES_DROPPED, EVENTS_INSERTED
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
 from services.aggregator.rows import PricedRecord
 from services.aggregator.service import Aggregator, batch_token
 from services.aggregator.settings import AggregatorSettings
 
-AGGREGATOR = "aggregator"
-AggregatorDep = Annotated[Aggregator, Context(AGGREGATOR)]
-"""Set in the app's lifespan, once ClickHouse is connected."""
+STAGE = "aggregator"
 
 
-def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None:
+def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[Any]) -> list[DeadLetter]:
+    """Dead letters for refused events, each naming the message it came in."""
+    source = {id(event): src for event, src in zip(decoded.events, decoded.sources, strict=True)}
+    return [of_event(r.item, source.get(id(r.item), ""), r.reason, r.error_class) for r in refused]
+
+
+def register_handlers(broker: KafkaBroker, settings: AggregatorSettings, aggregator: Aggregator) -> None:
     prefix = settings.kafka.topic_prefix
     batch_options = batch_subscriber_options(
         max_records=settings.max_records,
@@ -40,12 +47,14 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
     )
     spend_publisher = broker.publisher(topic(SPEND_UPDATED, prefix))
     min_interval = settings.min_batch_interval_ms / 1000
+    priced_backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
+    unpriced_backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
 
     @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", **batch_options)
-    async def on_priced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
+    async def on_priced(message: KafkaMessage) -> None:
         started = time.monotonic()
-        with gc_paused():  # exits after record_batch returned: its objects are freed by then
-            periods = await record_batch(records_of(message.raw_message), aggregator)
+        records = records_of(message.raw_message)
+        periods = await run_batch("aggregator.priced", priced_backoff, lambda: record_batch(records))
         now = datetime.now(UTC)
         await asyncio.gather(*(
             spend_publisher.publish(
@@ -58,15 +67,22 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings) -> None
         # which only means a crash meanwhile redelivers a batch the dedup then skips.
         await asyncio.sleep(max(0.0, min_interval - (time.monotonic() - started)))
 
-    async def record_batch(records: Sequence[ConsumerRecord], aggregator: Aggregator) -> set[tuple[str, str]]:
-        decoded = decode_records(PricedRecord, records)
-        await dead_letter(broker, prefix, decoded.poison)
-        outcome = await aggregator.record_priced(decoded.events, token=batch_token(records))
+    async def record_batch(records: Sequence[ConsumerRecord]) -> set[tuple[str, str]]:
+        with gc_paused():  # exits after the batch is recorded: its objects are freed by then
+            decoded = decode_records(PricedRecord, records)
+            outcome = await aggregator.record_priced(decoded.events, token=batch_token(records))
+            await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(outcome.refused, decoded)])
+        EVENTS_INSERTED.labels(table="priced_events").inc(outcome.inserted)
+        DUPLICATES_DROPPED.inc(outcome.duplicates)
         return outcome.periods
 
     @broker.subscriber(topic(USAGE_UNPRICED, prefix), group_id=f"{settings.group_id}.unpriced", **batch_options)
-    async def on_unpriced(message: KafkaMessage, aggregator: AggregatorDep) -> None:
-        decoded = decode_records(UsageUnpriced, records_of(message.raw_message))
-        await dead_letter(broker, prefix, decoded.poison)
-        await aggregator.record_unpriced(decoded.events)
+    async def on_unpriced(message: KafkaMessage) -> None:
+        records = records_of(message.raw_message)
+        await run_batch("aggregator.unpriced", unpriced_backoff, lambda: record_unpriced(records))
 
+    async def record_unpriced(records: Sequence[ConsumerRecord]) -> None:
+        decoded = decode_records(UsageUnpriced, records)
+        refused = await aggregator.record_unpriced(decoded.events)
+        await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
+        EVENTS_INSERTED.labels(table="unpriced_events").inc(len(decoded.events) - len(refused))

@@ -1,4 +1,4 @@
-"""Exactly-once (in effect) recording of priced events.
+"""Exactly-once (in effect) recording of priced events, and isolation of events that cannot be stored.
 
 Why a total never counts an event twice, even across crashes:
 - Kafka gives at-least-once: a batch is committed only after this service returns, so a
@@ -8,32 +8,51 @@ Why a total never counts an event twice, even across crashes:
 - Before inserting, we drop duplicates inside the batch and every key stored in the
   idempotency window (``event_keys``). The totals tables and ``event_keys`` are filled
   by materialized views on ``priced_events`` inserts, so only new events reach a total.
-- The insert carries a token naming the Kafka records it came from (``batch_token``).
+- Each insert carries a token naming the Kafka records it came from (``batch_token``) and,
+  when a batch is written in several inserts, which part it is (``part_token``).
   ClickHouse drops a second insert under the same token, in ``priced_events`` and in
   every view, even when the first is still running: that closes the gap step 2 cannot,
   an insert whose response was lost (it may commit after the redelivered batch asked
   for the keys) and two owners of one partition during a rebalance.
 - Order of operations, and what a crash after each step does:
+    0. check each event against its columns' limits (``checks.py``): those that cannot be
+       stored are set aside for the dead-letter topic → crash: nothing written; redelivered.
     1. dedup in memory         → crash: nothing written; the batch is redelivered.
     2. ask ClickHouse for keys → crash: nothing written; redelivered.
-    3. insert new rows         → crash mid-insert, or the response lost: on redelivery
-                                 step 2 finds what committed, and the same records give
-                                 the same token, so a repeated insert is dropped.
-    4. return (offsets commit) → crash before the commit: redelivered, step 2 finds every
-                                 key, nothing is inserted twice.
+    3. insert new rows, at most ``MAX_PARTITIONS_PER_INSERT`` months per insert; when
+       ClickHouse refuses the data itself, bisect the insert down to the events it refuses
+       alone (set aside too) → crash mid-insert, or the response lost: on redelivery step 2
+       finds what committed, and the same records split the same way give the same tokens,
+       so a repeated insert is dropped.
+    4. the handler dead-letters what was set aside, then returns (offsets commit)
+       → crash before the commit: redelivered, step 2 finds every key, nothing is
+       inserted twice; an event may be dead-lettered twice (the dead-letter store keeps one).
+
+A transient failure (ClickHouse away) at any step propagates: the handler backs off and
+the batch is redelivered, never retried in a hot loop and never dead-lettered.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aiokafka.structs import ConsumerRecord
 
+from libs.common.deadletter import OUT_OF_RANGE
 from libs.common.events import UsagePriced, UsageUnpriced
+from libs.common.failures import Refused, write_isolating
+from libs.common.limits import MAX_PARTITIONS_PER_INSERT, month_of, timestamp_problem
+from services.aggregator.checks import priced_problem
 from services.aggregator.rows import PricedRecord, priced_row, unpriced_row
 from services.aggregator.store import EventKey, PricedEventStore
+
+Priced = UsagePriced | PricedRecord
+"""The handler reads ``PricedRecord`` (amounts as decimal text); tests and tools may pass ``UsagePriced``."""
+
+E = TypeVar("E")
 
 
 @dataclass(slots=True)
@@ -42,10 +61,8 @@ class RecordOutcome:
     duplicates: int = 0
     periods: set[tuple[str, str]] = field(default_factory=set)
     """(client_id, YYYY-MM) whose spend this batch touched, duplicates included."""
-
-
-Priced = UsagePriced | PricedRecord
-"""The handler reads ``PricedRecord`` (amounts as decimal text); tests and tools may pass ``UsagePriced``."""
+    refused: list[Refused[Any]] = field(default_factory=list)
+    """Events that cannot be stored, with the reason: for the dead-letter topic."""
 
 
 def first_of_each_key(events: Iterable[Priced]) -> list[Priced]:
@@ -72,31 +89,88 @@ def batch_token(records: Sequence[ConsumerRecord]) -> str:
     return f"priced:{digest.hexdigest()}"
 
 
+def part_token(token: str, events: Sequence[Priced]) -> str:
+    """The token of one insert of a batch written in several (partition groups, bisection halves).
+
+    Derived from the keys it holds, so the same rows always get the same token and two
+    different parts of one batch never share one (ClickHouse would drop the second).
+    """
+    digest = hashlib.sha256(token.encode())
+    for event in events:
+        digest.update(f"{event.client_id}\x00{event.event_id}\x01".encode())
+    return f"{token}:{digest.hexdigest()[:32]}"
+
+
+def by_partition_groups(events: Sequence[E], month: Callable[[E], tuple[int, int]],
+                        max_partitions: int = MAX_PARTITIONS_PER_INSERT) -> list[list[E]]:
+    """Split events into inserts spanning at most ``max_partitions`` months each (order kept
+    within a month). Nearly every batch spans one or two months and stays one insert."""
+    months: dict[tuple[int, int], list[E]] = {}
+    for event in events:
+        months.setdefault(month(event), []).append(event)
+    if len(months) <= max_partitions:
+        return [list(events)] if events else []
+    groups = [group for _, group in sorted(months.items())]
+    return [[e for group in groups[i : i + max_partitions] for e in group]
+            for i in range(0, len(groups), max_partitions)]
+
+
+def split_checked(events: Sequence[E], problem: Callable[[E], str | None]) -> tuple[list[E], list[Refused[E]]]:
+    ok: list[E] = []
+    refused: list[Refused[E]] = []
+    for event in events:
+        reason = problem(event)
+        if reason is None:
+            ok.append(event)
+        else:
+            refused.append(Refused(event, reason, OUT_OF_RANGE))
+    return ok, refused
+
+
+def _month(event: Priced | UsageUnpriced) -> tuple[int, int]:
+    return month_of(event.timestamp)
+
+
 class Aggregator:
     def __init__(self, store: PricedEventStore) -> None:
         self._store = store
 
     async def record_priced(self, events: Sequence[Priced], *, token: str) -> RecordOutcome:
         """Store the events not stored yet; ``token`` names their source (see ``batch_token``)."""
-        outcome = RecordOutcome(periods={(e.client_id, f"{e.timestamp.year:04d}-{e.timestamp.month:02d}")
-                                         for e in events})
-        unique = first_of_each_key(events)  # step 1
+        storable, refused = split_checked(events, priced_problem)  # step 0
+        unique = first_of_each_key(storable)  # step 1
         stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
         new = [e for e in unique if (e.client_id, e.event_id) not in stored]
-        await self._store.insert_priced([priced_row(e) for e in new], token)  # step 3
-        outcome.inserted = len(new)
-        outcome.duplicates = len(events) - len(new)
+        whole = len(new)
+
+        async def insert(part: Sequence[Priced]) -> None:
+            await self._store.insert_priced([priced_row(e) for e in part],
+                                            token if len(part) == whole else part_token(token, part))
+
+        for group in by_partition_groups(new, _month):  # step 3
+            refused.extend(await write_isolating(group, insert))
+        refused_ids = {id(r.item) for r in refused}
+        kept = [e for e in storable if id(e) not in refused_ids]
+        outcome = RecordOutcome(periods={(e.client_id, f"{e.timestamp.year:04d}-{e.timestamp.month:02d}")
+                                         for e in kept}, refused=refused)
+        outcome.inserted = len([e for e in new if id(e) not in refused_ids])
+        outcome.duplicates = len(storable) - len(new)
         return outcome
 
-    async def record_unpriced(self, events: Sequence[UsageUnpriced]) -> int:
-        """Quarantine events without a price.
+    async def record_unpriced(self, events: Sequence[UsageUnpriced]) -> list[Refused[UsageUnpriced]]:
+        """Quarantine events without a price; return those that cannot be stored.
 
         The row's version is the detection time, so a replayed message writes the same
         pending row again and never outranks the later "repriced" row of the re-drive.
         """
-        rows = [unpriced_row(e, status="pending", version=pending_version(e)) for e in events]
-        await self._store.insert_unpriced(rows)
-        return len(events)
+        storable, refused = split_checked(events, lambda e: timestamp_problem(e.timestamp))
+        for group in by_partition_groups(storable, _month):
+            refused.extend(await write_isolating(group, self._insert_unpriced))
+        return refused
+
+    async def _insert_unpriced(self, events: Sequence[UsageUnpriced]) -> None:
+        await self._store.insert_unpriced([unpriced_row(e, status="pending", version=pending_version(e))
+                                           for e in events])
 
 
 def pending_version(event: UsageUnpriced) -> int:

@@ -7,7 +7,7 @@ from functools import cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from libs.common.settings import ClickHouseSettings, KafkaSettings
+from libs.common.settings import ClickHouseSettings, KafkaSettings, ServiceHealthSettings
 
 
 class AggregatorSettings(BaseSettings):
@@ -15,6 +15,10 @@ class AggregatorSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    health: ServiceHealthSettings = Field(default_factory=ServiceHealthSettings)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8004, ge=1, le=65535)
+    """HTTP port for ``/metrics`` and ``/health`` (the aggregator has no API of its own)."""
     group_id: str = "tokentally-aggregator"
     max_records: int = Field(default=2_000, ge=1)
     """Kafka messages per batch; what a fetch brings (``max_partition_fetch_bytes`` per
@@ -29,6 +33,10 @@ class AggregatorSettings(BaseSettings):
     inserts: each insert writes a part to three tables (events and both totals) that
     ClickHouse must later merge, and looks up the batch's keys once. Adds up to this much
     to the freshness of totals when traffic is light."""
+    consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
+    consumer_retry_max_seconds: float = Field(default=15.0, gt=0)
+    """Backoff between attempts at a batch that failed for a transient reason (ClickHouse
+    away): doubling from the base up to this cap, so an outage is never a hot loop."""
 
 
 @cache

@@ -47,8 +47,19 @@ def existing_keys_query(keys: Sequence[EventKey]) -> tuple[str, ExternalData]:
 
 
 class PricedEventStore:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    """Created with the app; ``attach`` gives it the ClickHouse client once the lifespan connected."""
+
+    def __init__(self, client: AsyncClient | None = None) -> None:
+        self._client_or_none = client
+
+    def attach(self, client: AsyncClient) -> None:
+        self._client_or_none = client
+
+    @property
+    def _client(self) -> AsyncClient:
+        if self._client_or_none is None:
+            raise RuntimeError("the aggregator's ClickHouse client is not connected yet")
+        return self._client_or_none
 
     async def existing_keys(self, keys: Sequence[EventKey]) -> set[EventKey]:
         if not keys:

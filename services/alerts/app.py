@@ -23,11 +23,13 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.metrics import mount_metrics
 from libs.common.topics import SPEND_UPDATED, topic
 from services.alerts.api import alerts
 from services.alerts.delivery import AppriseNotifier, Deliverer
-from services.alerts.handlers import register_handlers
+from services.alerts.handlers import CONSUMER, register_handlers
 from services.alerts.ownership import Ownership
 from services.alerts.service import AlertService
 from services.alerts.settings import AlertsSettings, get_settings
@@ -86,6 +88,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
 
     ownership = Ownership(spend_topic, partition_count, on_assigned=lambda _: runtime.wake.set(), quiesce=quiesce)
     subscriber = register_handlers(broker, settings, ownership, runtime.require_service)
+    monitor = HealthMonitor(settings.kafka, settings.health, [ConsumerGroup(settings.group_id, spend_topic, CONSUMER)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,10 +101,12 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
                               runtime.instance)
         runtime.service = AlertService(store, deliverer, ownership, settings, runtime.instance)
         await broker.start()
+        await monitor.start()
         sweeper = asyncio.create_task(runtime.service.sweep_forever(runtime.wake))
         try:
             yield
         finally:
+            await monitor.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -114,10 +119,6 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
     app.state.keyring = keyring  # read by libs.common.api.current_principal
     install_error_handlers(app)
     app.include_router(alerts.router)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process serves requests."""
-        return {"status": "ok"}
-
+    mount_metrics(app)
+    mount_health(app, monitor)
     return app

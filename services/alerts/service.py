@@ -102,12 +102,14 @@ class AlertService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
 
-    async def on_spend_updated(self, updates: Iterable[tuple[str, str]]) -> None:
-        """Evaluate each (client, period) once, concurrently across clients.
+    async def on_spend_updated(self, updates: Iterable[tuple[str, str]]) -> list[tuple[str, str, BaseException]]:
+        """Evaluate each (client, period) once, concurrently across clients; return the failures.
 
         A failed evaluation (ClickHouse away) is logged and left to the sweep, which looks at
         every watched client again within ``sweep_seconds``; redelivering the Kafka batch
-        would only hammer ClickHouse while it is down.
+        would only hammer ClickHouse while it is down. The handler dead-letters the failures
+        that retrying cannot fix (``libs.common.failures``), so the sweep does not retry
+        them forever unseen.
         """
         open_now = set(self.open_periods(self.clock()))
         wanted: set[tuple[str, Period]] = set()
@@ -121,9 +123,12 @@ class AlertService:
         ordered = sorted(wanted, key=str)
         results = await asyncio.gather(*(self.evaluate(c, p, "spend update") for c, p in ordered),
                                        return_exceptions=True)
+        failures: list[tuple[str, str, BaseException]] = []
         for (client_id, period), result in zip(ordered, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("evaluating %s %s failed (the sweep will retry): %r", client_id, period, result)
+                failures.append((client_id, str(period), result))
+        return failures
 
     async def evaluate(self, client_id: str, period: Period, trigger: str = "") -> Decision:
         """Decide and record what is due for one client and period, and start its deliveries."""

@@ -7,7 +7,7 @@ from functools import cache
 from pydantic import AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings
+from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings, ServiceHealthSettings
 from services.alerts.delivery import RetryPolicy
 
 
@@ -23,6 +23,10 @@ class AlertsSettings(BaseSettings):
     group_id: str = "tokentally-alerts"
     max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=20, ge=1)
+    health: ServiceHealthSettings = Field(default_factory=ServiceHealthSettings)
+    consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
+    consumer_retry_max_seconds: float = Field(default=15.0, gt=0)
+    """Backoff between attempts at a batch that failed for a transient reason (Kafka away)."""
 
     sweep_seconds: float = Field(default=30.0, gt=0)
     """How often every watched client this instance owns is re-evaluated and due retries run.

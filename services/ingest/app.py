@@ -13,10 +13,12 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.errors import TokenTallyError
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.metrics import mount_metrics
 from services.ingest.api import events
 from services.ingest.api.events import PayloadTooLarge
-from services.ingest.publisher import UsagePublisher
-from services.ingest.schemas import UnsupportedMediaType
+from services.ingest.bodies import UnsupportedMediaType
+from services.ingest.publisher import StreamRefused, UsagePublisher
+from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app = FastAPI(title="TokenTally ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.publisher = publisher
+    app.state.ingest = IngestService(publisher, settings)
     app.state.keyring = KeyRing.from_json(settings.auth.api_keys.get_secret_value())
     install_error_handlers(app)
 
@@ -53,7 +56,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def _media(_: Request, exc: TokenTallyError) -> JSONResponse:
         return JSONResponse({"error": "unsupported_media_type", "detail": exc.message}, status_code=415)
 
+    @app.exception_handler(StreamRefused)
+    async def _refused(_: Request, exc: TokenTallyError) -> JSONResponse:
+        return JSONResponse({"error": "internal_error", "detail": exc.message}, status_code=500)
+
     app.include_router(events.router)
+    mount_metrics(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

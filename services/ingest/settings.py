@@ -20,6 +20,11 @@ class IngestSettings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     publish_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long to wait for Kafka's acks before answering 503."""
+    max_age_days: int = Field(default=35, ge=1, le=36_500)
+    """Oldest event timestamp an ingest key may send, in days before now (admin keys may
+    backfill back to 2000-01-01). 35 days: a whole month plus a few days for late batches."""
+    max_future_seconds: int = Field(default=300, ge=0, le=86_400)
+    """How far ahead of ingest's clock an event timestamp may be (clients' clock skew)."""
 
 
 @cache

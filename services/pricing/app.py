@@ -12,11 +12,14 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.metrics import mount_metrics
+from libs.common.topics import USAGE_RECORDED, topic
 from services.pricing.api import prices, unpriced
 from services.pricing.catalog import CatalogPrices
 from services.pricing.dependencies import PricingRuntime
-from services.pricing.handlers import register_handlers
+from services.pricing.handlers import CONSUMER, register_handlers
 from services.pricing.price_book import PriceBook
 from services.pricing.repository import OverrideRepository, QuarantineRepository
 from services.pricing.service import PricingService
@@ -34,6 +37,8 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         service=service,
         broker=broker,
     )
+    monitor = HealthMonitor(settings.kafka, settings.health, [
+        ConsumerGroup(settings.group_id, topic(USAGE_RECORDED, settings.kafka.topic_prefix), CONSUMER)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,10 +49,12 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         runtime.quarantine = QuarantineRepository(clickhouse)
         service.book = service.book.replace_overrides(await runtime.overrides.all())
         await broker.start()
+        await monitor.start()
         refresher = asyncio.create_task(runtime.refresh_forever())
         try:
             yield
         finally:
+            await monitor.stop()
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
@@ -60,9 +67,6 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(prices.router)
     app.include_router(unpriced.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    mount_metrics(app)
+    mount_health(app, monitor)
     return app

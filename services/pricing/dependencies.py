@@ -37,7 +37,7 @@ class PricingRuntime:
             overrides = await self.overrides.all()
             self.service.book = self.service.book.replace_overrides(overrides)
             return await redrive_quarantined(self.service, self.quarantine, self.broker,
-                                             self.settings.kafka.topic_prefix)
+                                             self.settings.kafka.topic_prefix, self.settings.kafka.max_message_bytes)
 
     def redrive_soon(self) -> None:
         """Re-drive in the background, so an override's POST answers without waiting for it."""

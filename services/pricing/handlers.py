@@ -1,30 +1,47 @@
-"""The pricing consumer: raw events in, priced (or quarantined) events out."""
+"""The pricing consumer: raw events in, priced (or quarantined) events out.
+
+Order within a batch: price; publish priced and unpriced events (split by count and size)
+and wait for the acks; dead-letter what could not be read, priced or published; return,
+and the offsets commit. A crash before the commit reprices the batch, which the
+aggregator's dedup makes harmless. A transient failure backs off (``run_batch``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import (
-    batch_subscriber_options,
-    dead_letter,
-    decode_records,
-    records_of,
-)
+from libs.common.consuming import DecodedBatch, batch_subscriber_options, decode_records, records_of, run_batch
+from libs.common.deadletter import DeadLetter, of_event, publish_dead_letters
 from libs.common.events import UsageRecorded
+from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
+from libs.common.metrics import EVENTS_PRICED, EVENTS_UNPRICED
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
 from services.pricing.publishing import publish_by_client
 from services.pricing.service import PricingService
 from services.pricing.settings import PricingSettings
 
+STAGE = "pricing"
+CONSUMER = "pricing.recorded"
+
+
+def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[UsageRecorded]) -> list[DeadLetter]:
+    """Dead letters naming the message each event came in (priced events by their event key)."""
+    source = {(e.client_id, e.event_id): src for e, src in zip(decoded.events, decoded.sources, strict=True)}
+    return [of_event(r.item, source.get((r.item.client_id, r.item.event_id), ""), r.reason, r.error_class)
+            for r in refused]
+
 
 def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: PricingService) -> None:
     prefix = settings.kafka.topic_prefix
+    max_bytes = settings.kafka.max_message_bytes
+    backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
 
     @broker.subscriber(
         topic(USAGE_RECORDED, prefix),
@@ -36,12 +53,18 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         ),
     )
     async def on_recorded(message: KafkaMessage) -> None:
-        with gc_paused():  # exits after price_batch returned: its objects are freed by then
-            await price_batch(records_of(message.raw_message))
+        records = records_of(message.raw_message)
+        await run_batch(CONSUMER, backoff, lambda: price_batch(records))
 
     async def price_batch(records: Sequence[ConsumerRecord]) -> None:
-        decoded = decode_records(UsageRecorded, records)
-        await dead_letter(broker, prefix, decoded.poison)
-        outcome = service.price(decoded.events, datetime.now(UTC))
-        await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
-        await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced)
+        with gc_paused():  # exits after the batch is done: its objects are freed by then
+            decoded = decode_records(UsageRecorded, records)
+            outcome = service.price(decoded.events, datetime.now(UTC))
+            refused = [
+                *outcome.failed,
+                *await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced, max_bytes),
+                *await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced, max_bytes),
+            ]
+            await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
+        EVENTS_PRICED.inc(len(outcome.priced))
+        EVENTS_UNPRICED.inc(len(outcome.unpriced))

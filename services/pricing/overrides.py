@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from libs.common.events import AppliedPrice, Name
+from libs.common.limits import timestamp_problem
 from libs.common.money import PricePerMTok
 
 __all__ = ["OverrideId", "PriceOverride", "PriceOverrideCreate"]
@@ -55,6 +56,13 @@ class PriceOverrideCreate(BaseModel):
     cache_write_per_mtok: PricePerMTok | None = None
     reasoning_per_mtok: PricePerMTok | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @field_validator("effective_from", "effective_to")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (problem := timestamp_problem(value)):
+            raise ValueError(problem)
+        return value
 
     @field_validator("effective_to")
     @classmethod

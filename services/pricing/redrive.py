@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from faststream.kafka import KafkaBroker
 
+from libs.common.deadletter import of_event, publish_dead_letters
 from libs.common.topics import USAGE_PRICED
 from services.pricing.publishing import publish_by_client
 from services.pricing.repository import QuarantineRepository
@@ -22,9 +23,13 @@ log = logging.getLogger(__name__)
 
 async def redrive_quarantined(
     service: PricingService, quarantine: QuarantineRepository, broker: KafkaBroker, prefix: str,
-    page_size: int = 10_000,
+    max_message_bytes: int, page_size: int = 10_000,
 ) -> int:
-    """Price what can now be priced, page by page; return how many events left quarantine."""
+    """Price what can now be priced, page by page; return how many events left quarantine.
+
+    An event that prices but cannot travel (its priced message alone over the size limit)
+    goes to the dead-letter topic and leaves quarantine as ``dead_lettered``.
+    """
     repriced = 0
     after = ("", "")
     while page := await quarantine.pending_events(after, page_size):
@@ -32,9 +37,13 @@ async def redrive_quarantined(
         now = datetime.now(UTC)
         outcome = service.price(page, now)
         if outcome.priced:
-            await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced)
-            await quarantine.mark_repriced(outcome.priced, now)
-            repriced += len(outcome.priced)
+            refused = await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced, max_message_bytes)
+            await publish_dead_letters(broker, prefix, "pricing",
+                                       [of_event(r.item, "unpriced_events", r.reason, r.error_class) for r in refused])
+            gone = {(r.item.client_id, r.item.event_id) for r in refused}
+            await quarantine.mark_repriced([e for e in outcome.priced if (e.client_id, e.event_id) not in gone], now)
+            await quarantine.mark_repriced([r.item for r in refused], now, status="dead_lettered")
+            repriced += len(outcome.priced) - len(refused)
         if len(page) < page_size:
             break
     if repriced:

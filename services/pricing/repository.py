@@ -85,12 +85,12 @@ class QuarantineRepository:
         )
         return [UsageRecorded.model_validate_json(payload) for (payload,) in result.result_rows]
 
-    async def mark_repriced(self, events: Sequence[UsageRecorded], at: datetime) -> None:
-        """A newer row version per event: ``FINAL`` then shows them as repriced."""
+    async def mark_repriced(self, events: Sequence[UsageRecorded], at: datetime, status: str = "repriced") -> None:
+        """A newer row version per event: ``FINAL`` then shows them as ``status`` (no longer pending)."""
         version = int(at.timestamp() * 1_000_000)
         rows = [
-            [e.client_id, e.event_id, e.provider, e.model, e.timestamp, "repriced", at, e.model_dump_json(),
-             "repriced", version]
+            [e.client_id, e.event_id, e.provider, e.model, e.timestamp, status, at, e.model_dump_json(),
+             status, version]
             for e in events
         ]
         if rows:

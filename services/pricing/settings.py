@@ -7,7 +7,7 @@ from functools import cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings
+from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings, ServiceHealthSettings
 
 
 class PricingSettings(BaseSettings):
@@ -16,6 +16,7 @@ class PricingSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    health: ServiceHealthSettings = Field(default_factory=ServiceHealthSettings)
     host: str = "127.0.0.1"
     port: int = 8001
     group_id: str = "tokentally-pricing"
@@ -28,6 +29,9 @@ class PricingSettings(BaseSettings):
     batch_timeout_ms: int = Field(default=50, ge=1)
     refresh_seconds: float = Field(default=5.0, gt=0)
     """How often overrides are reloaded and quarantined events re-driven."""
+    consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
+    consumer_retry_max_seconds: float = Field(default=15.0, gt=0)
+    """Backoff between attempts at a batch that failed for a transient reason (Kafka away)."""
 
 
 @cache

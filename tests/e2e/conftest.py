@@ -24,13 +24,16 @@ INGEST_KEY = "ingest-" + uuid.uuid4().hex
 ACME_KEY = "client-acme-" + uuid.uuid4().hex
 
 
-def pipeline_env(kafka_bootstrap: str, clickhouse_url: str) -> dict[str, str]:
+def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dict[str, str]:
     keys = [
         {"key": ADMIN_KEY, "scope": "admin"},
         {"key": INGEST_KEY, "scope": "ingest"},
         {"key": ACME_KEY, "scope": "client:acme"},
     ]
-    return shared_pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"e2e_{uuid.uuid4().hex[:8]}")
+    # The scenarios bill fixed months of 2026, more than 35 days ago: let the ingest key send
+    # them, as an agency that widened INGEST_MAX_AGE_DAYS would.
+    return shared_pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"e2e_{uuid.uuid4().hex[:8]}",
+                               INGEST_MAX_AGE_DAYS="3650", **extra)
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...]) -> Pipeline:

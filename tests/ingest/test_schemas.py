@@ -11,18 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from libs.common.events import MAX_TAGS
-from services.ingest.schemas import (
-    MAX_BATCH_ITEMS,
-    BodyError,
-    FieldError,
-    UnsupportedMediaType,
-    UsageEventIn,
-    field_errors,
-    gc_paused,
-    parse_body,
-    to_recorded,
-    validate_batch,
-)
+from libs.common.gc_pause import gc_paused
+from services.ingest.bodies import BodyError, UnsupportedMediaType, parse_body
+from services.ingest.schemas import MAX_BATCH_ITEMS, FieldError, UsageEventIn
+from services.ingest.validation import field_errors, to_recorded, validate_batch
 
 RECEIVED_AT = datetime(2025, 2, 1, 9, 30, tzinfo=UTC)
 

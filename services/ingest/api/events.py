@@ -6,20 +6,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from libs.common.api import CurrentPrincipal, Forbidden
 from libs.common.errors import InvalidInput
 from libs.common.events import IDEMPOTENCY_RULE
-from services.ingest.publisher import UsagePublisher
-from services.ingest.schemas import Rejection, parse_body, validate_batch
+from services.ingest.service import IngestResult, IngestService
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-
-
-class IngestResult(BaseModel):
-    accepted: int
-    rejected: list[Rejection]
 
 
 class PayloadTooLarge(InvalidInput):
@@ -39,22 +32,26 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 @router.post("", status_code=202, responses={202: {"model": IngestResult}},
-             description=f"Validate every event; publish the valid ones; name each invalid one by index. "
-                         f"All-invalid input gets 422 with the same body.\n\n**Idempotency**: {IDEMPOTENCY_RULE}")
+             description="Validate every event; publish the valid ones; name each invalid one by index. "
+                         "All-invalid input gets 422 with the same body.\n\n"
+                         "**Timestamps** must be at most 5 minutes ahead and, with an ingest key, at most 35 days "
+                         "old (`INGEST_MAX_FUTURE_SECONDS`, `INGEST_MAX_AGE_DAYS`); an admin key may backfill back "
+                         "to 2000-01-01. **Bounds**: token counts 0 to 10^12 per bucket; one event at most "
+                         "`KAFKA_MAX_MESSAGE_BYTES` (1 MiB) encoded.\n\n"
+                         f"**Idempotency**: {IDEMPOTENCY_RULE}")
 async def ingest_events(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     """Validate every event; publish the valid ones; name each invalid one by index.
 
-    All-invalid input gets 422 with the same body, so a client never mistakes it for success.
+    Timestamps must be at most 5 minutes ahead and (with an ingest key) at most 35 days old
+    (``INGEST_MAX_FUTURE_SECONDS``, ``INGEST_MAX_AGE_DAYS``); an admin key may backfill back
+    to 2000-01-01. Token counts are at most 10^12 per bucket. All-invalid input gets 422
+    with the same body, so a client never mistakes it for success.
     """
     if not principal.can_ingest():
         raise Forbidden(f"sending events needs an ingest or admin key; yours has scope '{principal.scope}'")
-    publisher: UsagePublisher = request.app.state.publisher
+    service: IngestService = request.app.state.ingest
     received_at = datetime.now(UTC)
     raw = await read_body(request, request.app.state.settings.max_body_bytes)
-    items = parse_body(raw, request.headers.get("content-type", ""))
-    accepted, rejected = validate_batch(items, received_at)
-    if accepted:
-        await publisher.publish(accepted)
-    result = IngestResult(accepted=len(accepted), rejected=rejected)
-    status = 202 if accepted or not rejected else 422
+    result = await service.ingest(raw, request.headers.get("content-type", ""), principal, received_at)
+    status = 202 if result.accepted or not result.rejected else 422
     return JSONResponse(result.model_dump(mode="json"), status_code=status)
