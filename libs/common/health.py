@@ -63,6 +63,7 @@ class HealthMonitor:
         self._dead_letter_topic = topic(DEAD_LETTER, kafka.topic_prefix)
         self._dead_letters: int | None = None
         self._dead_letter_growth: deque[tuple[float, int]] = deque()
+        self._partitions: dict[str, list[int]] = {}
         self._error: str = "not polled yet"
         self._task: asyncio.Task[None] | None = None
 
@@ -99,10 +100,11 @@ class HealthMonitor:
                 await admin.close()
 
     async def poll(self, admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer) -> None:
-        await offsets.topics()  # refreshes metadata, so new topics' partitions are known
+        described = await admin.describe_topics([*{g.topic for g in self._groups}, self._dead_letter_topic])
+        self._partitions = {t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in described}
         now = time.monotonic()
         for group in self._groups:
-            partitions = [TopicPartition(group.topic, p) for p in sorted(offsets.partitions_for_topic(group.topic) or ())]
+            partitions = [TopicPartition(group.topic, p) for p in self._partitions.get(group.topic, ())]
             if not partitions:
                 continue
             committed = await admin.list_consumer_group_offsets(group.group_id, partitions=partitions)
@@ -122,7 +124,7 @@ class HealthMonitor:
 
     async def _poll_dead_letters(self, offsets: AIOKafkaConsumer, now: float) -> None:
         partitions = [TopicPartition(self._dead_letter_topic, p)
-                      for p in sorted(offsets.partitions_for_topic(self._dead_letter_topic) or ())]
+                      for p in self._partitions.get(self._dead_letter_topic, ())]
         total = sum((await offsets.end_offsets(partitions)).values()) if partitions else 0
         if self._dead_letters is not None and total > self._dead_letters:
             self._dead_letter_growth.append((now, total - self._dead_letters))

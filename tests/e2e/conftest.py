@@ -33,7 +33,7 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dic
     # The scenarios bill fixed months of 2026, more than 35 days ago: let the ingest key send
     # them, as an agency that widened INGEST_MAX_AGE_DAYS would.
     return shared_pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"e2e_{uuid.uuid4().hex[:8]}",
-                               INGEST_MAX_AGE_DAYS="3650", **extra)
+                               **{"INGEST_MAX_AGE_DAYS": "3650", **extra})
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...]) -> Pipeline:

@@ -1,0 +1,324 @@
+"""One accepted request never halts billing, and a stall is visible (issue 8).
+
+The three requests that used to stop the pipeline, on the real Kafka and ClickHouse:
+a batch spanning more months than ClickHouse takes in one insert, a batch bigger than a
+Kafka message, and timestamps outside what the tables hold; plus an event whose priced
+message would be over the size limit, and a ClickHouse crash in the middle of the stream.
+Each time the poison events end up in the dead-letter topic with their reason and every
+other client's events are on their invoices within seconds.
+
+The pipeline here has a ClickHouse of its own (the last test kills and restarts it), a
+32 KiB message limit (so one event can be too large once priced) and the default
+timestamp window (35 days back, 5 minutes ahead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from typing import Any
+
+import clickhouse_connect
+import httpx
+import pytest
+
+from deploy.local_clickhouse import LocalClickHouse
+from libs.common.settings import ClickHouseSettings
+from libs.common.topics import DEAD_LETTER, USAGE_RECORDED, topic
+from tests.e2e.conftest import ADMIN_KEY, Pipeline, event, new_client_id, pipeline_env, start_pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+MESSAGE_LIMIT = 32 * 1024
+MODEL = "gpt-resilience"
+NOW = datetime.now(UTC)
+PERIOD = NOW.strftime("%Y-%m")
+
+
+@pytest.fixture(scope="module")
+def own_clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClickHouse]:
+    server = LocalClickHouse(tmp_path_factory.mktemp("clickhouse") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_bootstrap: str, own_clickhouse: LocalClickHouse,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    env = pipeline_env(
+        kafka_bootstrap, own_clickhouse.url,
+        INGEST_MAX_AGE_DAYS="35",
+        KAFKA_MAX_MESSAGE_BYTES=str(MESSAGE_LIMIT),
+        TOKENTALLY_HEALTH_POLL_SECONDS="0.5",
+        TOKENTALLY_HEALTH_STALL_SECONDS="3",
+        AGGREGATOR_CONSUMER_RETRY_MAX_SECONDS="2",
+        PRICING_CONSUMER_RETRY_MAX_SECONDS="2",
+    )
+    running = start_pipeline(env, tmp_path_factory.mktemp("logs"), ("pricing", "aggregator", "invoicing", "ingest"))
+    running.add_price("openai", MODEL, "1.00", effective_from="2000-01-01T00:00:00Z")
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def at(delta: timedelta = timedelta(0)) -> str:
+    return (NOW + delta).isoformat().replace("+00:00", "Z")
+
+
+def fresh_clients_are_billed(pipeline: Pipeline, count: int = 16, timeout: float = 20) -> float:
+    """Send one event for each of ``count`` new clients; return how long until every one is invoiced."""
+    clients = [new_client_id("fresh") for _ in range(count)]
+    sent = time.monotonic()
+    reply = pipeline.send([event(c, model=MODEL, timestamp=at(), input_tokens=1_000_000) for c in clients])
+    assert reply.status_code == 202, reply.text
+    for client in clients:
+        invoice = pipeline.wait_for_events(client, PERIOD, 1, timeout=timeout)
+        assert invoice["base_cost"] == "1.00"
+    return time.monotonic() - sent
+
+
+def dead_letters(pipeline: Pipeline, client: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """The dead-letter records keyed by ``client``, once there are ``count`` of them."""
+    async def read() -> list[dict[str, Any]]:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(topic(DEAD_LETTER, pipeline.env["KAFKA_TOPIC_PREFIX"]),
+                                    bootstrap_servers=pipeline.env["KAFKA_BOOTSTRAP_SERVERS"],
+                                    auto_offset_reset="earliest", group_id=None)
+        await consumer.start()
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and len(found) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    found += [{"value": r.value, **{k: v.decode() for k, v in r.headers}}
+                              for r in records if r.key == client.encode()]
+        finally:
+            await consumer.stop()
+        return found
+
+    found = asyncio.run(read())
+    assert len(found) == count, found
+    return found
+
+
+async def _produce_raw(pipeline: Pipeline, name: str, key: str, body: bytes) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic(name, pipeline.env["KAFKA_TOPIC_PREFIX"]), body, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def raw_rows(pipeline: Pipeline, client: str) -> int:
+    settings = ClickHouseSettings(url=pipeline.env["CLICKHOUSE_URL"])  # type: ignore[arg-type]
+    ch = clickhouse_connect.get_client(host=settings.host, port=settings.port, username=settings.username,
+                                       password=settings.password, database=settings.database)
+    try:
+        return int(ch.command("SELECT count() FROM priced_events WHERE client_id = {c:String}",
+                              parameters={"c": client}))
+    finally:
+        ch.close()
+
+
+# -- case 1: a batch spanning more months than one ClickHouse insert takes ------------------------
+
+
+def test_a_backfill_spanning_150_months_is_billed_in_full_and_blocks_nobody(pipeline: Pipeline) -> None:
+    client = new_client_id("months")
+    start = datetime(2012, 1, 15, tzinfo=UTC)
+    events = [event(client, f"m-{i}", model=MODEL, input_tokens=1_000_000,
+                    timestamp=(start + timedelta(days=31 * i)).isoformat())
+              for i in range(150)]
+    reply = pipeline.send(events, key=ADMIN_KEY)  # an admin key may backfill history
+    assert reply.status_code == 202, reply.text
+    assert reply.json() == {"accepted": 150, "rejected": []}
+
+    assert fresh_clients_are_billed(pipeline) < 20
+    wait_until(lambda: raw_rows(pipeline, client) == 150, 30, "all 150 months stored")
+    assert pipeline.invoice(client, "2012-01")["base_cost"] == "1.00"
+
+
+def test_timestamps_clickhouse_cannot_hold_are_dead_lettered_and_the_rest_billed(pipeline: Pipeline) -> None:
+    """What the old ingest accepted (0001 to 9999) is still on the topic after an upgrade."""
+    client = new_client_id("years")
+    received = at()
+    body = [
+        {"event_id": f"y-{year}", "client_id": client, "provider": "openai", "model": MODEL,
+         "timestamp": f"{year:04d}-06-01T00:00:00Z", "received_at": received, "input_tokens": 1_000_000}
+        for year in (1, 1969, 2200, 9999)
+    ] + [{"event_id": "y-now", "client_id": client, "provider": "openai", "model": MODEL,
+          "timestamp": received, "received_at": received, "input_tokens": 1_000_000}]
+    import orjson
+
+    asyncio.run(_produce_raw(pipeline, USAGE_RECORDED, client, orjson.dumps(body)))
+
+    assert fresh_clients_are_billed(pipeline) < 20
+    assert pipeline.wait_for_events(client, PERIOD, 1)["base_cost"] == "1.00"
+    letters = dead_letters(pipeline, client, 4)
+    assert {letter["x-error-class"] for letter in letters} == {"out_of_range"}
+    assert {letter["x-stage"] for letter in letters} <= {"pricing", "aggregator"}
+    assert all("outside" in letter["x-reason"] for letter in letters)
+    assert sorted(orjson.loads(letter["value"])["event_id"] for letter in letters) == \
+        ["y-1", "y-1969", "y-2200", "y-9999"]
+
+
+# -- case 2: a batch bigger than a Kafka message ---------------------------------------------------
+
+
+def test_a_10_mb_batch_is_split_by_size_and_a_single_oversized_event_is_a_field_error(pipeline: Pipeline) -> None:
+    client = new_client_id("big")
+    tags = {f"tag-{n:02d}-" + "k" * 56: "v" * 256 for n in range(32)}
+    events = [event(client, f"big-{i}", model=MODEL, timestamp=at(), input_tokens=1_000, tags=tags)
+              for i in range(1000)]
+    too_big = event(client, "too-big", model=MODEL, timestamp=at(),
+                    tags={f"{n:02d}" + "\u0001" * 62: "\u0001" * 256 for n in range(32)})
+    body = [*events, too_big]
+
+    reply = pipeline.send(body)
+
+    assert reply.status_code == 202, reply.text[:500]
+    assert reply.json()["accepted"] == 1000
+    (rejection,) = reply.json()["rejected"]
+    assert rejection["index"] == 1000
+    assert rejection["errors"][0]["field"] == "tags"
+    assert "byte message limit" in rejection["errors"][0]["message"]
+    invoice = pipeline.wait_for_events(client, PERIOD, 1000, timeout=60)
+    assert sum(line["events"] for line in invoice["lines"]) == 1000
+    assert Decimal(invoice["lines"][0]["amount_exact"]) == Decimal("1.000")
+
+
+def test_an_event_whose_priced_message_is_over_the_limit_is_dead_lettered(pipeline: Pipeline) -> None:
+    client = new_client_id("grows")
+    base = event(client, "grows-1", model=MODEL, timestamp=at(), input_tokens=1_000_000)
+    # Control characters take 6 bytes each in JSON (\u0001): fill tags until the raw message,
+    # as ingest encodes it, is 150 bytes under the limit; pricing adds ~450 bytes to an event.
+    tags = {f"t{n:02d}": "\u0001" * 256 for n in range(20)}
+    tags["pad"] = ""
+    missing = MESSAGE_LIMIT - 150 - _raw_size({**base, "tags": tags})
+    tags["pad"] = "\u0001" * (missing // 6) + "x" * (missing % 6)
+    assert _raw_size({**base, "tags": tags}) == MESSAGE_LIMIT - 150
+    reply = pipeline.send([{**base, "tags": tags}, event(client, "small-1", model=MODEL, timestamp=at(),
+                                                         input_tokens=1_000_000)])
+    assert reply.status_code == 202, reply.text[:300]
+    assert reply.json()["accepted"] == 2, reply.text[:300]
+
+    invoice = pipeline.wait_for_events(client, PERIOD, 1)
+    assert invoice["base_cost"] == "1.00"
+    (letter,) = dead_letters(pipeline, client, 1)
+    assert letter["x-error-class"] == "message_too_large"
+    assert letter["x-stage"] == "pricing"
+    assert "usage.priced.v1" in letter["x-reason"]
+
+
+def _raw_size(item: dict[str, Any]) -> int:
+    """The size of a one-event ``usage.recorded.v1`` message (received_at at its longest)."""
+    from libs.common.events import UsageRecorded
+    from libs.common.kafka import encode_batch
+
+    received = datetime.now(UTC).replace(microsecond=123456)
+    return len(encode_batch([UsageRecorded.model_validate({**item, "received_at": received})]))
+
+
+# -- case 3: timestamps outside the window ---------------------------------------------------------
+
+
+def test_timestamps_outside_the_window_are_field_errors_and_the_rest_is_accepted(pipeline: Pipeline) -> None:
+    client = new_client_id("window")
+    reply = pipeline.send([
+        event(client, "ok", model=MODEL, timestamp=at(), input_tokens=1_000_000),
+        event(client, "future", model=MODEL, timestamp=at(timedelta(hours=1))),
+        event(client, "old", model=MODEL, timestamp=at(-timedelta(days=40))),
+        event(client, "epoch", model=MODEL, timestamp="1969-12-31T23:59:59Z"),
+        event(client, "far", model=MODEL, timestamp="9999-12-31T23:59:59Z"),
+    ])
+    assert reply.status_code == 202
+    body = reply.json()
+    assert body["accepted"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
+    for rejection in body["rejected"]:
+        (error,) = rejection["errors"]
+        assert error["field"] == "timestamp"
+        assert "outside the accepted window" in error["message"]
+        assert "35 days" in error["message"]
+
+    backfill = pipeline.send([event(client, "2019", model=MODEL, timestamp="2019-03-01T00:00:00Z"),
+                              event(client, "1999", model=MODEL, timestamp="1999-12-31T23:59:59Z")],
+                             key=ADMIN_KEY)
+    assert backfill.json()["accepted"] == 1
+    assert backfill.json()["rejected"][0]["index"] == 1
+    assert "2000-01-01" in backfill.json()["rejected"][0]["errors"][0]["message"]
+    assert pipeline.wait_for_events(client, PERIOD, 1)["base_cost"] == "1.00"
+
+
+# -- transient: ClickHouse crashes mid-stream; a stuck consumer is visible -------------------------
+
+
+def test_clickhouse_crash_mid_stream_is_retried_nothing_lost_nothing_twice_and_the_stall_visible(
+        pipeline: Pipeline, own_clickhouse: LocalClickHouse) -> None:
+    client = new_client_id("chcrash")
+    batches = [[event(client, f"{b}-{i}", model=MODEL, timestamp=at(), input_tokens=1_000 + i)
+                for i in range(200)] for b in range(30)]
+    expected = sum(len(b) for b in batches)
+    expected_cost = sum(Decimal(e["input_tokens"]) for b in batches for e in b) / Decimal(1_000_000)
+    stop = threading.Event()
+
+    def send_all() -> None:
+        for batch in batches:
+            assert pipeline.send(batch).status_code == 202
+            time.sleep(0.3)
+        stop.set()
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    wait_until(lambda: _counted(pipeline, client) > 0, 60, "the first events to be counted")
+    own_clickhouse.kill()  # SIGKILL, possibly in the middle of an insert
+    try:
+        with httpx.Client(base_url=pipeline.services["aggregator"].url or "", timeout=5) as aggregator:
+            health = wait_until(lambda: _degraded(aggregator), 30, "the aggregator's health to turn degraded")
+            lag = _metric_sum(aggregator.get("/metrics").text, "tokentally_consumer_lag{")
+            retrying = _metric_sum(aggregator.get("/metrics").text, "tokentally_consumer_retries_in_progress{")
+    finally:
+        own_clickhouse.start()
+    sender.join(timeout=120)
+    assert stop.is_set()
+
+    assert any("has not advanced" in reason or "retrying" in reason for reason in health["reasons"]), health
+    assert lag > 0 and retrying > 0
+    invoice = pipeline.wait_for_events(client, PERIOD, expected, timeout=120)
+    (line,) = invoice["lines"]
+    assert line["events"] == expected
+    assert Decimal(line["amount_exact"]) == expected_cost
+    assert raw_rows(pipeline, client) == expected  # not even a duplicate raw row
+    with httpx.Client(base_url=pipeline.services["aggregator"].url or "", timeout=5) as aggregator:
+        wait_until(lambda: aggregator.get("/health").json()["consumers"][0]["lag"] == 0, 30, "the lag to drain")
+
+
+def _counted(pipeline: Pipeline, client: str) -> int:
+    invoice = pipeline.invoice_if_any(client, PERIOD)
+    return sum(line["events"] for line in invoice["lines"]) if invoice else 0
+
+
+def _degraded(aggregator: httpx.Client) -> dict[str, Any] | None:
+    health = aggregator.get("/health").json()
+    stuck = [c for c in health["consumers"] if c["lag"] > 0 and c["stalled_seconds"] > 3]
+    return health if health["status"] == "degraded" and stuck else None
+
+
+def _metric_sum(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
