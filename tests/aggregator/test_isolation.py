@@ -10,7 +10,7 @@ from libs.common.clickhouse import connect
 from libs.common.failures import write_isolating
 from libs.common.settings import ClickHouseSettings
 from services.aggregator.rows import PricedRecord, priced_row
-from services.aggregator.service import Aggregator, by_partition_groups
+from services.aggregator.service import Aggregator, by_partition_groups, part_token
 from services.aggregator.store import PricedEventStore
 from tests.aggregator.test_service import priced
 
@@ -50,7 +50,8 @@ async def test_bisection_on_real_clickhouse_isolates_a_value_it_refuses(clickhou
     bad = record("overflow", datetime(2026, 10, 1, tzinfo=UTC), total_usd="1" + "0" * 25)
     try:
         refused = await write_isolating([*good[:60], bad, *good[60:]],
-                                        lambda events: store.insert_priced([priced_row(e) for e in events]))
+                                        lambda events: store.insert_priced([priced_row(e) for e in events],
+                                                                                   part_token("t", events)))
         stored = await _stored(client)
     finally:
         await client.close()
@@ -70,7 +71,7 @@ async def test_out_of_range_events_are_refused_before_writing_and_the_rest_recor
              record("year-2200", datetime(2200, 1, 1, tzinfo=UTC)),
              record("huge", now, input_usd="1E+25"), record("spans", now + timedelta(days=40))]
     try:
-        outcome = await aggregator.record_priced(batch)
+        outcome = await aggregator.record_priced(batch, token="t-isolation")
         stored = await _stored(client)
     finally:
         await client.close()
