@@ -10,13 +10,14 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.common.auth import KeyRing, Principal
 from libs.common.errors import InvalidInput, NotFound, TokenTallyError, Unavailable
+from libs.common.ids import CLIENT_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(422, "invalid_request", exc.detail if exc.detail is not None else exc.message)
         if isinstance(exc, Unavailable):
             return _error(503, "unavailable", exc.message, {"Retry-After": str(exc.retry_after_seconds)})
-        log.exception("unmapped domain error", exc_info=exc)
-        return _error(500, "internal_error", "unexpected error")
+        log.error("unmapped domain error", exc_info=exc)
+        return _error(500, "internal_error", "unexpected error; it has been logged")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Driver messages name hosts, ports, databases and queries: they go to the log, never
+        # into a body (a client sees only that something failed on our side).
+        log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal_error", "unexpected error; it has been logged")
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
@@ -95,6 +103,9 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN, description="The client's id, e.g. `acme`.")]
+"""A client id in a URL path, checked like ``libs.common.ids.ClientId`` (422 naming ``client_id``)."""
 
 
 def require_admin(principal: Principal) -> None:

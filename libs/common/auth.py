@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from libs.common.ids import CLIENT_ID_RULE
+
 ADMIN = "admin"
 INGEST = "ingest"
 CLIENT_PREFIX = "client:"
@@ -29,7 +31,7 @@ class ApiKeyEntry(BaseModel):
 
     key: str | None = Field(default=None, min_length=16)
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    scope: str = Field(pattern=r"^(admin|ingest|client:[A-Za-z0-9][A-Za-z0-9._:-]{0,63})$")
+    scope: str = Field(pattern=rf"^(admin|ingest|client:{CLIENT_ID_RULE})$")
     name: str = ""
 
     @model_validator(mode="after")

@@ -27,7 +27,10 @@ from pydantic import (
     StringConstraints,
 )
 
+from libs.common.ids import ClientId
 from libs.common.money import DecimalStr, PricePerMTok
+
+__all__ = ["ClientId"]  # re-exported: the one ClientId lives in libs.common.ids
 
 IDEMPOTENCY_WINDOW_DAYS = 7
 """How long after an event was stored a resend with the same (client_id, event_id) is still
@@ -40,7 +43,6 @@ IDEMPOTENCY_RULE = (
     f"is counted a second time, and the operator's reconcile tool finds it."
 )
 
-ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 TokenCount = Annotated[NonNegativeInt, Field(le=10**12)]

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from libs.common.errors import Unavailable
+from libs.common.failures import describe
 from services.alerts.domain import (
     AlertKey,
     BudgetSettings,
@@ -32,6 +34,8 @@ from services.alerts.domain import (
     SpendSnapshot,
     Status,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DELIVERY_COLUMNS",
@@ -188,7 +192,8 @@ class AlertStore:
         try:
             result = await self._client.query(query.sql, parameters=query.parameters)
         except OperationalError as exc:  # not reachable: a 503 to retry, not a 500
-            raise Unavailable(f"ClickHouse is not reachable: {exc}") from exc
+            log.warning("ClickHouse is not reachable: %s", describe(exc))  # hosts and ports: the log only
+            raise Unavailable("the alert store is not reachable; retry later") from exc
         return list(result.named_results())
 
     async def client(self, client_id: str) -> BudgetSettings | None:

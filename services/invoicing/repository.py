@@ -11,6 +11,7 @@ anything that comes from a request travels as a ``{name:Type}`` parameter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,11 +23,14 @@ from clickhouse_connect.driver.asyncclient import AsyncClient
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from libs.common.errors import Unavailable
+from libs.common.failures import describe
 from libs.common.periods import Period
 from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
 from services.invoicing.amounts import trim
 from services.invoicing.domain import UsageTotals
 from services.invoicing.schemas import Client, DailyUsage
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "InvoicingRepository",
@@ -134,7 +138,8 @@ async def _clickhouse_errors() -> AsyncIterator[None]:
     try:
         yield
     except OperationalError as exc:
-        raise Unavailable(f"ClickHouse is not reachable: {exc}") from exc
+        log.warning("ClickHouse is not reachable: %s", describe(exc))  # hosts and ports: the log only
+        raise Unavailable("the usage store is not reachable; retry later") from exc
 
 
 class InvoicingRepository:

@@ -25,7 +25,6 @@ from pydantic import (
 from services.invoicing.amounts import plain
 
 __all__ = [
-    "CLIENT_ID_PATTERN",
     "Client",
     "ClientUpdate",
     "Invoice",
@@ -36,8 +35,6 @@ __all__ = [
     "DailyUsage",
 ]
 
-#: Same rule as ``libs.common.events.ClientId`` (and the ``client:<id>`` key scopes).
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 MAX_NOTIFY_URLS = 20
 MAX_THRESHOLDS = 20

@@ -18,7 +18,7 @@ from libs.common.metrics import mount_metrics
 from libs.common.topics import USAGE_RECORDED, topic
 from services.pricing.api import prices, unpriced
 from services.pricing.catalog import CatalogPrices
-from services.pricing.dependencies import PricingRuntime
+from services.pricing.admin import PricingAdmin
 from services.pricing.handlers import CONSUMER, register_handlers
 from services.pricing.price_book import PriceBook
 from services.pricing.repository import OverrideRepository, QuarantineRepository
@@ -31,7 +31,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
     broker = create_broker(settings.kafka, client_id="tokentally-pricing")
     service = PricingService(PriceBook(CatalogPrices()))
     register_handlers(broker, settings, service)
-    runtime = PricingRuntime(
+    admin = PricingAdmin(
         settings=settings,
         keyring=KeyRing.from_json(settings.auth.api_keys.get_secret_value()),
         service=service,
@@ -45,12 +45,12 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         await ensure_schema(settings.clickhouse)
         await ensure_topics(settings.kafka)
         clickhouse = await connect(settings.clickhouse)
-        runtime.overrides = OverrideRepository(clickhouse)
-        runtime.quarantine = QuarantineRepository(clickhouse)
-        service.book = service.book.replace_overrides(await runtime.overrides.all())
+        overrides = OverrideRepository(clickhouse)
+        service.book = service.book.replace_overrides(await overrides.all())
+        admin.overrides, admin.quarantine = overrides, QuarantineRepository(clickhouse)
         await broker.start()
         await monitor.start()
-        refresher = asyncio.create_task(runtime.refresh_forever())
+        refresher = asyncio.create_task(admin.refresh_forever())
         try:
             yield
         finally:
@@ -59,11 +59,12 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await broker.stop()
+            admin.overrides = admin.quarantine = None
             await clickhouse.close()
 
     app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan)
-    app.state.runtime = runtime
-    app.state.keyring = runtime.keyring
+    app.state.admin = admin
+    app.state.keyring = admin.keyring
     install_error_handlers(app)
     app.include_router(prices.router)
     app.include_router(unpriced.router)

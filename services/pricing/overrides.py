@@ -24,12 +24,13 @@ from pydantic import (
 )
 
 from libs.common.events import AppliedPrice, Name
+from libs.common.ids import IDENTIFIER_PATTERN
 from libs.common.limits import timestamp_problem
 from libs.common.money import PricePerMTok
 
 __all__ = ["OverrideId", "PriceOverride", "PriceOverrideCreate"]
 
-OverrideId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+OverrideId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 
 
 def _new_id() -> str:

@@ -189,6 +189,22 @@ def test_auth_scopes_are_enforced(pipeline: Pipeline) -> None:
         assert ingest_key.get("/v1/clients/acme/invoices/2026-10").status_code == 403
 
 
+def test_the_agencys_prices_are_for_admin_keys_only(pipeline: Pipeline) -> None:
+    """Override prices are confidential (negotiated rates): a client's key reads none of them."""
+    override = pipeline.add_price("openai", "gpt-secret", "0.75", note="negotiated with the vendor")
+    paths = ("/v1/prices", "/v1/prices/openai/gpt-secret", "/v1/prices/openai/gpt-4o", "/v1/unpriced")
+    for key in (ACME_KEY, INGEST_KEY):
+        with pipeline.http("pricing", key) as caller:
+            for path in paths:
+                reply = caller.get(path)
+                assert reply.status_code == 403, (path, reply.text)
+                assert "0.75" not in reply.text and "negotiated" not in reply.text
+    with pipeline.http("pricing", None) as anonymous:
+        assert anonymous.get("/v1/prices/openai/gpt-secret").status_code == 401
+    explained = pipeline.api("pricing").get("/v1/prices/openai/gpt-secret").json()
+    assert explained["price"]["price_id"] == override["override_id"]
+
+
 async def test_poison_message_goes_to_dead_letter_and_the_stream_goes_on(pipeline: Pipeline) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 

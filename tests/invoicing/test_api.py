@@ -393,3 +393,22 @@ async def test_a_closed_month_keeps_the_markup_in_force_when_it_ended(
     assert (march_invoice["markup_percent"], march_invoice["total"]) == ("25", "10.60")
     assert [(s["client_id"], s["markup_percent"]) for s in listing if s["client_id"] == "acme"] == [("acme", "25")]
     assert this_month["markup_percent"] == "40"
+
+
+async def test_an_unreachable_store_is_a_503_without_hosts_or_ports_which_go_to_the_log(
+        settings: InvoicingSettings, caplog: pytest.LogCaptureFixture) -> None:
+    from deploy.local_clickhouse import free_port
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        port = free_port()
+        app.state.clickhouse._backend._base_url = f"http://127.0.0.1:{port}/"  # the server moved: nothing listens there
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://invoicing") as client:
+            reply = await client.get(f"/v1/clients/acme/invoices/{MARCH}", headers=auth(ADMIN))
+
+    assert reply.status_code == 503
+    assert reply.headers["retry-after"]
+    assert reply.json() == {"error": "unavailable", "detail": "the usage store is not reachable; retry later"}
+    assert str(port) not in reply.text and "127.0.0.1" not in reply.text
+    assert any(str(port) in record.getMessage() for record in caplog.records)  # the operator still sees where

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from libs.common.api import CurrentPrincipal, require_client_read
+from libs.common.api import ClientIdPath, CurrentPrincipal, require_client_read
 from libs.common.errors import InvalidInput
 from services.alerts.domain import Period
 from services.alerts.schemas import AlertDelivery
@@ -14,12 +14,10 @@ from services.alerts.store import AlertStore
 
 router = APIRouter(prefix="/v1/clients", tags=["alerts"])
 
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # as libs.common.events.ClientId
-
 
 def _readable_client_id(
     caller: CurrentPrincipal,
-    client_id: Annotated[str, Path(pattern=CLIENT_ID_PATTERN, description="The client's id, e.g. `acme`.")],
+    client_id: ClientIdPath,
 ) -> str:
     """Checked before anything else in the request: admin, or that client's own key."""
     require_client_read(caller, client_id)

@@ -13,16 +13,14 @@ from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from libs.common.api import CurrentPrincipal, require_admin, require_client_read
+from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
 from libs.common.periods import Period, parse_period
 from services.invoicing.repository import InvoicingRepository
-from services.invoicing.schemas import CLIENT_ID_PATTERN
 from services.invoicing.settings import InvoicingSettings
 
 __all__ = ["AdminCaller", "ClientIdPath", "ReadableClientId", "PeriodPath", "Repository", "Settings"]
 
-ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN, description="The client's id, e.g. `acme`.")]
 
 
 def _admin(caller: CurrentPrincipal) -> Principal:

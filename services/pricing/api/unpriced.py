@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from libs.common.api import CurrentPrincipal, require_admin
-from services.pricing.dependencies import Runtime
+from services.pricing.dependencies import Admin
 from services.pricing.repository import QuarantinedEvent
 
 router = APIRouter(prefix="/v1/unpriced", tags=["unpriced"])
@@ -20,19 +20,18 @@ class RedriveResult(BaseModel):
 
 @router.get("")
 async def list_unpriced(
-    runtime: Runtime,
+    admin: Admin,
     principal: CurrentPrincipal,
     client_id: str | None = None,
     status: Literal["pending", "repriced"] = "pending",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[QuarantinedEvent]:
     require_admin(principal)
-    assert runtime.quarantine is not None
-    return await runtime.quarantine.list(status=status, client_id=client_id, limit=limit)
+    return await admin.list_unpriced(status, client_id, limit)
 
 
 @router.post("/redrive")
-async def redrive_now(runtime: Runtime, principal: CurrentPrincipal) -> RedriveResult:
+async def redrive_now(admin: Admin, principal: CurrentPrincipal) -> RedriveResult:
     """Reload overrides and price every quarantined event that now has a price."""
     require_admin(principal)
-    return RedriveResult(repriced=await runtime.reload_and_redrive())
+    return RedriveResult(repriced=await admin.reload_and_redrive())
