@@ -15,6 +15,8 @@ EVENTS_RECEIVED = Counter("tokentally_events_received", "Events in ingest reques
 EVENTS_ACCEPTED = Counter("tokentally_events_accepted", "Events ingest accepted and Kafka acknowledged.")
 EVENTS_REJECTED = Counter("tokentally_events_rejected", "Events ingest refused, by the first field at fault.",
                           ["field"])
+OTLP_SPANS = Counter("tokentally_otlp_spans", "OTLP spans ingest received, by outcome (accepted, "
+                     "ignored_no_usage, rejected_no_client, rejected_invalid).", ["outcome"])
 MESSAGES_PUBLISHED = Counter("tokentally_messages_published", "Kafka messages acknowledged, by topic.", ["topic"])
 EVENTS_PUBLISHED = Counter("tokentally_events_published", "Events in acknowledged Kafka messages, by topic.",
                            ["topic"])

@@ -14,9 +14,10 @@ from libs.common.auth import KeyRing
 from libs.common.errors import TokenTallyError
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
-from services.ingest.api import events
+from services.ingest.api import events, traces
 from services.ingest.api.events import PayloadTooLarge
 from services.ingest.bodies import UnsupportedMediaType
+from services.ingest.otlp_decoding import DecompressedTooLarge
 from services.ingest.publisher import StreamRefused, UsagePublisher
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings, get_settings
@@ -52,6 +53,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def _too_large(_: Request, exc: TokenTallyError) -> JSONResponse:
         return JSONResponse({"error": "payload_too_large", "detail": exc.message}, status_code=413)
 
+    @app.exception_handler(DecompressedTooLarge)
+    async def _inflated(_: Request, exc: TokenTallyError) -> JSONResponse:
+        return JSONResponse({"error": "payload_too_large", "detail": exc.message}, status_code=413)
+
     @app.exception_handler(UnsupportedMediaType)
     async def _media(_: Request, exc: TokenTallyError) -> JSONResponse:
         return JSONResponse({"error": "unsupported_media_type", "detail": exc.message}, status_code=415)
@@ -61,6 +66,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         return JSONResponse({"error": "internal_error", "detail": exc.message}, status_code=500)
 
     app.include_router(events.router)
+    app.include_router(traces.router)
     mount_metrics(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -39,7 +40,10 @@ class IngestService:
 
     async def ingest(self, raw: bytes, content_type: str, principal: Principal, received_at: datetime) -> IngestResult:
         """Accept every valid event, or none when Kafka is away (``Unavailable``: send again)."""
-        items = parse_body(raw, content_type)
+        return await self.ingest_items(parse_body(raw, content_type), principal, received_at)
+
+    async def ingest_items(self, items: list[Any], principal: Principal, received_at: datetime) -> IngestResult:
+        """Validate, pack and publish decoded items (from ``/v1/events`` or OTLP spans)."""
         EVENTS_RECEIVED.inc(len(items))
         accepted, rejected = validate_indexed(items, received_at, self.window(principal, received_at))
         index_of = {id(event): index for index, event in accepted}

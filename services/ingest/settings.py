@@ -25,6 +25,10 @@ class IngestSettings(BaseSettings):
     backfill back to 2000-01-01). 35 days: a whole month plus a few days for late batches."""
     max_future_seconds: int = Field(default=300, ge=0, le=86_400)
     """How far ahead of ingest's clock an event timestamp may be (clients' clock skew)."""
+    otlp_client_attribute: str = Field(default="tokentally.client_id", min_length=1)
+    """OTLP spans: the attribute naming the client (looked up on the span, then its resource)."""
+    otlp_project_attribute: str = Field(default="tokentally.project", min_length=1)
+    """OTLP spans: the attribute naming the project (span, then resource); optional on spans."""
 
 
 @cache
