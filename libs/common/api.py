@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.common.auth import KeyRing, Principal
-from libs.common.errors import InvalidInput, NotFound, TokenTallyError, Unavailable
+from libs.common.errors import Conflict, InvalidInput, NotFound, TokenTallyError, Unavailable
 from libs.common.ids import CLIENT_ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(404, "not_found", exc.message)
         if isinstance(exc, InvalidInput):
             return _error(422, "invalid_request", exc.detail if exc.detail is not None else exc.message)
+        if isinstance(exc, Conflict):
+            return _error(409, "conflict", exc.message)
         if isinstance(exc, Unavailable):
             return _error(503, "unavailable", exc.message, {"Retry-After": str(exc.retry_after_seconds)})
         log.error("unmapped domain error", exc_info=exc)

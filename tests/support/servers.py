@@ -1,4 +1,4 @@
-"""Where the tests' Kafka and ClickHouse come from (see tests/conftest.py)."""
+"""Where the tests' Kafka, ClickHouse and PostgreSQL come from (see tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,28 @@ def clickhouse_server_url(data_dir: Path) -> Iterator[str]:
     from deploy.local_clickhouse import LocalClickHouse
 
     server = LocalClickHouse(data_dir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def postgres_server_url(data_dir: Path) -> Iterator[str]:
+    """``postgresql://user@host:port/postgres`` of a server the tests may create databases on."""
+    if configured := os.environ.get("DATABASE_URL"):
+        yield configured
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+
+        with PostgresContainer("postgres:17", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    from deploy.local_postgres import LocalPostgres
+
+    server = LocalPostgres(data_dir)
     server.start()
     try:
         yield server.url

@@ -1,0 +1,1 @@
+"""PostgreSQL for invoicing: issued invoices, credit notes, their numbers and per-client invoicing options."""

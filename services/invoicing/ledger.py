@@ -1,0 +1,189 @@
+"""PostgreSQL reads and writes of issued documents (invoices and credit notes) and client options.
+
+A stored document is final: ``body_json`` and ``body_csv`` are written once, in the
+transaction that takes its number, and never updated. Only its lifecycle columns move
+(``issued`` → ``paid`` or ``void``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from libs.common.errors import Conflict, NotFound, Unavailable
+from services.invoicing.numbering import format_number, take_number
+
+__all__ = ["ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
+
+_COLUMNS = (
+    "kind, number, client_id, period, status, issued_at, due_date, usage_cutoff, total, credits_number,"
+    " replaces_number, body_json, body_csv, paid_at, voided_at, void_reason"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    kind: str
+    number: str
+    client_id: str
+    period: str
+    status: str
+    issued_at: datetime
+    due_date: date
+    usage_cutoff: datetime
+    total: Decimal
+    credits_number: str | None
+    replaces_number: str | None
+    body_json: str
+    body_csv: str
+    paid_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    client_id: str
+    auto_issue: bool
+    grace_hours: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDocument:
+    """A document to store, rendered once its number is known (``render(number) -> (json, csv, total)``)."""
+
+    kind: str
+    series: str
+    prefix: str
+    first_number: int
+    client_id: str
+    period: str
+    issued_at: datetime
+    due_date: date
+    usage_cutoff: datetime
+    render: Callable[[str], tuple[str, str, Decimal]]
+    credits_number: str | None = None
+    replaces_number: str | None = None
+
+
+def _document(row: asyncpg.Record) -> StoredDocument:
+    return StoredDocument(**dict(row))
+
+
+async def connect_pool(url: str, size: int) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(url, min_size=1, max_size=size)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise Unavailable(f"PostgreSQL is not reachable: {exc}") from exc
+
+
+class Ledger:
+    """Queries over one shared asyncpg pool (created in the app's lifespan)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def live_invoice(self, client_id: str, period: str) -> StoredDocument | None:
+        """The client's invoice for the month that is not void (at most one, by a unique index)."""
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM documents WHERE kind = 'invoice' AND status <> 'void'"
+            " AND client_id = $1 AND period = $2", client_id, period)
+        return _document(row) if row else None
+
+    async def by_number(self, number: str) -> StoredDocument | None:
+        row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM documents WHERE number = $1", number)
+        return _document(row) if row else None
+
+    async def listing(
+        self, *, period: str | None = None, status: str | None = None, client_id: str | None = None,
+        kind: str | None = None,
+    ) -> list[StoredDocument]:
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM documents WHERE ($1::text IS NULL OR period = $1)"
+            " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR client_id = $3)"
+            " AND ($4::text IS NULL OR kind = $4) ORDER BY kind, number",
+            period, status, client_id, kind)
+        return [_document(row) for row in rows]
+
+    async def billed_documents(self, client_id: str) -> list[StoredDocument]:
+        """Every document of the client that counts (not void): what has been billed so far."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM documents WHERE client_id = $1 AND status <> 'void' ORDER BY issued_at, number",
+            client_id)
+        return [_document(row) for row in rows]
+
+    async def issued_periods(self, period: str) -> set[str]:
+        """Clients with a live invoice for ``period``."""
+        rows = await self._pool.fetch(
+            "SELECT client_id FROM documents WHERE kind = 'invoice' AND status <> 'void' AND period = $1", period)
+        return {row["client_id"] for row in rows}
+
+    async def store(self, documents: Sequence[NewDocument]) -> list[StoredDocument] | None:
+        """Number and insert ``documents`` in one transaction; None when the client's month was
+        issued meanwhile (by another instance): nothing is stored and no number is used up.
+
+        The first document must be the invoice; credit notes that go with it follow.
+        """
+        async with self._pool.acquire() as connection, connection.transaction():
+            stored: list[StoredDocument] = []
+            for new in documents:
+                sequence = await take_number(connection, new.series, new.first_number)
+                number = format_number(new.prefix, new.issued_at.year, sequence)
+                body_json, body_csv, total = new.render(number)
+                try:
+                    row = await connection.fetchrow(
+                        "INSERT INTO documents (kind, series, sequence, number, client_id, period, status, issued_at,"
+                        " due_date, usage_cutoff, total, credits_number, replaces_number, body_json, body_csv)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, 'issued', $7, $8, $9, $10, $11, $12, $13, $14)"
+                        f" RETURNING {_COLUMNS}",
+                        new.kind, new.series, sequence, number, new.client_id, new.period, new.issued_at,
+                        new.due_date, new.usage_cutoff, total, new.credits_number, new.replaces_number,
+                        body_json, body_csv)
+                except asyncpg.UniqueViolationError:
+                    return None  # the transaction rolls back: the number goes back to the series
+                stored.append(_document(row))
+            return stored
+
+    async def set_status(
+        self, number: str, status: str, at: datetime, reason: str | None = None
+    ) -> StoredDocument:
+        """``issued`` → ``paid`` or ``void``; ``paid`` → ``void`` (a refund). A void document stays void."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            current = await connection.fetchrow(
+                f"SELECT {_COLUMNS} FROM documents WHERE number = $1 FOR UPDATE", number)
+            if current is None:
+                raise NotFound(f"no document numbered '{number}'")
+            if current["status"] == status:
+                return _document(current)
+            if current["status"] == "void":
+                raise Conflict(f"{number} is void; a void document never changes")
+            if status == "paid":
+                row = await connection.fetchrow(
+                    f"UPDATE documents SET status = 'paid', paid_at = $2 WHERE number = $1 RETURNING {_COLUMNS}",
+                    number, at)
+            else:
+                row = await connection.fetchrow(
+                    "UPDATE documents SET status = 'void', voided_at = $2, void_reason = $3 WHERE number = $1"
+                    f" RETURNING {_COLUMNS}", number, at, reason)
+            return _document(row)
+
+    async def client_options(self, client_id: str) -> ClientOptions | None:
+        row = await self._pool.fetchrow(
+            "SELECT client_id, auto_issue, grace_hours FROM client_invoicing WHERE client_id = $1", client_id)
+        return ClientOptions(**dict(row)) if row else None
+
+    async def all_client_options(self) -> dict[str, ClientOptions]:
+        rows = await self._pool.fetch("SELECT client_id, auto_issue, grace_hours FROM client_invoicing")
+        return {row["client_id"]: ClientOptions(**dict(row)) for row in rows}
+
+    async def save_client_options(self, options: ClientOptions, at: datetime) -> None:
+        await self._pool.execute(
+            "INSERT INTO client_invoicing (client_id, auto_issue, grace_hours, updated_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (client_id) DO UPDATE SET auto_issue = $2, grace_hours = $3, updated_at = $4",
+            options.client_id, options.auto_issue, options.grace_hours, at)
+
+
