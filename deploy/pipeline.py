@@ -139,6 +139,7 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mappi
         "INVOICING_PORT": str(free_port()),
         "ALERTS_PORT": str(free_port()),
         "AGGREGATOR_PORT": str(free_port()),
+        "DASHBOARD_PORT": str(free_port()),
         "PRICING_REFRESH_SECONDS": "1",
         "LOG_LEVEL": "INFO",
         **extra,

@@ -25,6 +25,7 @@ HTTP_PORT_VARIABLES = {
     "invoicing": "INVOICING_PORT",
     "alerts": "ALERTS_PORT",
     "aggregator": "AGGREGATOR_PORT",
+    "dashboard": "DASHBOARD_PORT",
 }
 CONSUMER_READY_MARKER = "FastStream app started successfully"
 

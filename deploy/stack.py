@@ -25,9 +25,10 @@ from deploy.services import ServiceProcess
 LOCAL = PROJECT_ROOT / ".local"
 STATE_FILE = LOCAL / "stack.json"
 KEYS_FILE = LOCAL / "api-keys.json"
-SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest")
+SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest", "dashboard")
 DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003",
-                 "AGGREGATOR_PORT": "8004"}
+                 "AGGREGATOR_PORT": "8004", "DASHBOARD_PORT": "8005"}
+DASHBOARD_SECRET_FILE = LOCAL / "dashboard-secret"
 
 
 def available_services() -> list[str]:
@@ -46,12 +47,22 @@ def local_keys() -> dict[str, str]:
     return keys
 
 
+def dashboard_secret() -> str:
+    """The dashboard's signing secret, made once: sessions and portal links survive a restart."""
+    if not DASHBOARD_SECRET_FILE.exists():
+        LOCAL.mkdir(parents=True, exist_ok=True)
+        DASHBOARD_SECRET_FILE.write_text(secrets.token_urlsafe(32))
+        DASHBOARD_SECRET_FILE.chmod(0o600)
+    return DASHBOARD_SECRET_FILE.read_text().strip()
+
+
 def service_env(bootstrap: str, clickhouse_url: str, keys: dict[str, str], database_url: str = "") -> dict[str, str]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CLICKHOUSE_URL": clickhouse_url,
         **({"DATABASE_URL": database_url} if database_url else {}),
         "TOKENTALLY_API_KEYS": json.dumps([{"key": key, "scope": scope} for scope, key in keys.items()]),
+        "DASHBOARD_SECRET_KEY": os.environ.get("DASHBOARD_SECRET_KEY") or dashboard_secret(),
     }
     for variable, default in DEFAULT_PORTS.items():
         env[variable] = os.environ.get(variable, default)
@@ -107,6 +118,8 @@ def start() -> int:
     from deploy.demo import load_demo_data
 
     load_demo_data(env, keys)
+    if "dashboard" in services:
+        print(f"\nDashboard: http://127.0.0.1:{env['DASHBOARD_PORT']}  (sign in with the admin key above)")
     print("\nStop everything with: make stop")
     return 0
 

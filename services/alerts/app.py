@@ -27,7 +27,7 @@ from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
 from libs.common.topics import SPEND_UPDATED, topic
-from services.alerts.api import alerts
+from services.alerts.api import alerts, counts
 from services.alerts.delivery import AppriseNotifier, Deliverer
 from services.alerts.handlers import CONSUMER, register_handlers
 from services.alerts.ownership import Ownership
@@ -119,6 +119,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
     app.state.keyring = keyring  # read by libs.common.api.current_principal
     install_error_handlers(app)
     app.include_router(alerts.router)
+    app.include_router(counts.router)
     mount_metrics(app)
     mount_health(app, monitor)
     return app

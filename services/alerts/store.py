@@ -49,6 +49,7 @@ __all__ = [
     "period_alert_keys_query",
     "period_records_query",
     "period_totals_query",
+    "sent_counts_query",
 ]
 
 DELIVERY_COLUMNS = (
@@ -111,6 +112,15 @@ def period_alert_keys_query(period: Period) -> Query:
     """Which alerts have fired, per client, for a period (keys only)."""
     return Query(
         "SELECT DISTINCT client_id, kind, threshold FROM alert_deliveries WHERE period = {period:Date}",
+        {"period": period.first_day},
+    )
+
+
+def sent_counts_query(period: Period) -> Query:
+    """Per client, how many alerts (thresholds or forecast) reached at least one channel in a period."""
+    return Query(
+        "SELECT client_id, uniqExactIf((kind, threshold), status = 'delivered') AS sent"
+        " FROM alert_deliveries FINAL WHERE period = {period:Date} GROUP BY client_id ORDER BY client_id",
         {"period": period.first_day},
     )
 
@@ -220,6 +230,9 @@ class AlertStore:
             key = AlertKey(Kind(row["kind"]), Decimal(row["threshold"]).normalize())
             fired.setdefault(row["client_id"], set()).add(key)
         return fired
+
+    async def sent_counts(self, period: Period) -> dict[str, int]:
+        return {r["client_id"]: int(r["sent"]) for r in await self._rows(sent_counts_query(period))}
 
     async def due(self, now: datetime, lease: timedelta) -> list[DeliveryRecord]:
         return [_record(row) for row in await self._rows(due_query(now, lease))]

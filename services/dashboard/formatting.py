@@ -1,0 +1,41 @@
+"""How numbers read on a page: exact Decimals turned into text only at the very end."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+__all__ = ["money", "number", "percent", "to_decimal"]
+
+_CENT = Decimal("0.01")
+
+
+def to_decimal(value: object, default: Decimal | None = None) -> Decimal | None:
+    """A decimal string from an API (``"12.50"``) as a Decimal; ``default`` when absent."""
+    if value is None or value == "":
+        return default
+    return Decimal(str(value))
+
+
+def money(value: Decimal | None, *, exact: bool = False) -> str:
+    """``$1,234.56`` (half-up to cents, as invoices round), ``-$3.00``; ``—`` for none.
+
+    ``exact`` keeps up to 6 decimals for amounts below a cent that would otherwise read $0.00."""
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    if exact and value != 0 and abs(value) < _CENT:
+        text = format(abs(value).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP), "f").rstrip("0")
+        return f"{sign}${text}"
+    return f"{sign}${abs(value).quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
+
+
+def percent(value: Decimal | None, places: int = 0) -> str:
+    """A fraction as a percentage: ``0.843`` → ``84%``."""
+    if value is None:
+        return "—"
+    quantum = Decimal(1).scaleb(-places)
+    return f"{(value * 100).quantize(quantum, rounding=ROUND_HALF_UP):,}%"
+
+
+def number(value: int | Decimal | None) -> str:
+    return "—" if value is None else f"{value:,}"

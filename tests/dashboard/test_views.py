@@ -1,0 +1,99 @@
+"""The dashboard's figures from plain API answers: exact, and in the budget's own basis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from libs.common.periods import Period
+from services.dashboard.formatting import money, percent
+from services.dashboard.sessions import PortalLinks, Sessions
+from services.dashboard.views import basis_of, budget_status, build_overview, invoice_status
+
+NOV = Period(2026, 11)
+MID_NOV = datetime(2026, 11, 16, tzinfo=UTC)  # 15 of 30 days gone
+
+
+def summary(client_id: str, base: str, markup: str, total: str, **extra: object) -> dict[str, object]:
+    return {"client_id": client_id, "name": client_id.title(), "base_cost": base, "markup_percent": "25",
+            "markup": markup, "total": total, "events": 3, **extra}
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (Decimal("1234.565"), "$1,234.57"), (Decimal("-3"), "-$3.00"), (Decimal("0.004"), "$0.00"), (None, "—"),
+])
+def test_money_rounds_half_up_to_cents(value: Decimal | None, text: str) -> None:
+    assert money(value) == text
+
+
+def test_money_exact_shows_sub_cent_amounts() -> None:
+    assert money(Decimal("0.0042"), exact=True) == "$0.0042"
+    assert percent(Decimal("0.845")) == "85%"
+
+
+def test_budget_in_billed_dollars_counts_the_markup_and_forecasts_linearly() -> None:
+    client = {"monthly_budget": "500.00", "budget_basis": "billed"}
+    status = budget_status(client, Decimal("200"), Decimal("250"), NOV, MID_NOV)
+    assert status is not None and status.basis == "billed"
+    assert status.spent == Decimal("250") and status.used == Decimal("0.5")
+    assert status.projected == Decimal("500") and status.level == "ok"
+
+
+def test_budget_at_cost_and_records_without_a_basis_mean_cost() -> None:
+    status = budget_status({"monthly_budget": "200.00"}, Decimal("180"), Decimal("225"), NOV, MID_NOV)
+    assert status is not None and status.basis == "cost" and status.spent == Decimal("180")
+    assert status.level == "warn" and status.bar_percent == Decimal("90.0")
+    assert status.forecast_percent == Decimal("100.0")  # projected $360: the marker stops at the end
+    assert basis_of(None) == "cost"
+    assert budget_status({"monthly_budget": None}, Decimal(1), Decimal(1), NOV, MID_NOV) is None
+
+
+def test_no_forecast_in_the_first_days_of_the_month() -> None:
+    status = budget_status({"monthly_budget": "100"}, Decimal("10"), Decimal("12"), NOV,
+                           datetime(2026, 11, 2, tzinfo=UTC))
+    assert status is not None and status.projected is None
+
+
+def test_overview_totals_sorting_and_last_month_status() -> None:
+    overview = build_overview(
+        period=NOV, now=MID_NOV,
+        summaries=[summary("a", "10.00", "2.50", "12.50"), summary("b", "30.10", "7.53", "37.63")],
+        clients=[{"client_id": "a", "monthly_budget": "50"}],
+        alert_counts={"b": 2},
+        last_month=[summary("a", "1", "0", "1", status="paid"), summary("b", "1", "0", "1")],
+        sort="cost", descending=False,
+    )
+    assert [r.client_id for r in overview.rows] == ["a", "b"]
+    assert overview.total_billed == Decimal("50.13") and overview.total_margin == Decimal("10.03")
+    assert [r.alerts_sent for r in overview.rows] == [0, 2]
+    assert [r.last_invoice_status for r in overview.rows] == ["paid", "draft"]
+    assert overview.rows[0].budget is not None and overview.rows[1].budget is None
+
+
+def test_overview_without_alerts_says_so() -> None:
+    overview = build_overview(period=NOV, now=MID_NOV, summaries=[summary("a", "1", "0", "1")], clients=[],
+                              alert_counts=None, last_month=[])
+    assert overview.rows[0].alerts_sent is None and overview.notes
+
+
+def test_invoice_status_of_an_open_month_and_of_none() -> None:
+    assert invoice_status(None, NOV, MID_NOV) == "none"
+    assert invoice_status(summary("a", "1", "0", "1"), NOV, MID_NOV) == "open"
+    assert invoice_status(summary("a", "1", "0", "1", status="issued"), NOV, MID_NOV) == "issued"
+
+
+def test_sessions_and_portal_links_reject_tampering_and_other_secrets() -> None:
+    sessions = Sessions("secret-one", 3600)
+    session, cookie = sessions.new()
+    assert sessions.read(cookie) == session
+    assert sessions.read(cookie[:-2] + "xx") is None
+    assert Sessions("secret-two", 3600).read(cookie) is None
+    links = PortalLinks("secret-one", 3600)
+    token = links.token("acme")
+    assert links.client_id(token) == "acme"
+    assert PortalLinks("secret-two", 3600).client_id(token) is None
+    assert links.client_id(token[:-3] + "abc") is None
+    assert PortalLinks("secret-one", 3600).client_id(cookie) is None  # a session cookie is not a portal link
+    assert PortalLinks("secret-one", -1).client_id(token) is None  # expired
