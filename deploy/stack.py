@@ -119,7 +119,14 @@ def start() -> int:
 
     load_demo_data(env, keys)
     if "dashboard" in services:
-        print(f"\nDashboard: http://127.0.0.1:{env['DASHBOARD_PORT']}  (sign in with the admin key above)")
+        from services.dashboard.sessions import PortalLinks
+        from services.dashboard.settings import DashboardSettings
+
+        days = DashboardSettings().portal_days
+        dashboard = f"http://127.0.0.1:{env['DASHBOARD_PORT']}"
+        link = PortalLinks(env["DASHBOARD_SECRET_KEY"], days * 86_400).token("acme")
+        print(f"\nDashboard: {dashboard}  (sign in with the admin key above)")
+        print(f"  Acme's read-only portal, valid {days} days: {dashboard}/portal/{link}")
     print("\nStop everything with: make stop")
     return 0
 

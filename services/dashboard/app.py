@@ -14,11 +14,12 @@ from fastapi.templating import Jinja2Templates
 
 from libs.common.auth import KeyRing
 from services.dashboard import formatting
-from services.dashboard.api import auth, overview
+from services.dashboard.api import auth, clients, overview, portal
 from services.dashboard.backend import Backend, BackendUnavailable
 from services.dashboard.deps import Forbidden, NotSignedIn, PageError
 from services.dashboard.sessions import PortalLinks, Sessions
 from services.dashboard.settings import DashboardSettings, get_settings
+from services.dashboard.views import invoice_label
 
 __all__ = ["create_app"]
 
@@ -39,6 +40,7 @@ SECURITY_HEADERS = {
 def templates() -> Jinja2Templates:
     engine = Jinja2Templates(directory=HERE / "templates")
     engine.env.filters.update(money=formatting.money, percent=formatting.percent, number=formatting.number)
+    engine.env.globals.update(invoice_label=invoice_label)
     return engine
 
 
@@ -64,7 +66,7 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     app.state.portal_links = PortalLinks(secret, settings.portal_days * 86_400)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, overview.router):
+    for router in (auth.router, overview.router, clients.router, portal.router):
         app.include_router(router)
 
     @app.middleware("http")

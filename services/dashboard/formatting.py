@@ -16,10 +16,12 @@ def to_decimal(value: object, default: Decimal | None = None) -> Decimal | None:
     return Decimal(str(value))
 
 
-def money(value: Decimal | None, *, exact: bool = False) -> str:
+def money(value: Decimal | str | None, *, exact: bool = False) -> str:
     """``$1,234.56`` (half-up to cents, as invoices round), ``-$3.00``; ``—`` for none.
 
     ``exact`` keeps up to 6 decimals for amounts below a cent that would otherwise read $0.00."""
+    if isinstance(value, str):
+        value = to_decimal(value)
     if value is None:
         return "—"
     sign = "-" if value < 0 else ""

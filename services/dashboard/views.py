@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -143,6 +143,16 @@ def invoice_status(summary: Mapping[str, Any] | None, period: Period, now: datet
     return "open" if not period.is_closed(now) else "draft"
 
 
+def invoice_label(invoice: Mapping[str, Any]) -> str:
+    """An invoice's state in words: its lifecycle status (draft / issued / paid) when the
+    invoicing API gives one, else whether its month is still open."""
+    for key in ("lifecycle_status", "state", "status"):
+        value = invoice.get(key)
+        if isinstance(value, str) and value in ("draft", "issued", "paid", "void"):
+            return value
+    return "draft (month still open)" if invoice.get("status") == "open" else "draft"
+
+
 def build_overview(
     *,
     period: Period,
@@ -185,3 +195,114 @@ def build_overview(
         total_alerts=sum(r.alerts_sent or 0 for r in rows),
         notes=notes,
     )
+
+
+# --- client page and portal ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ModelShare:
+    provider: str
+    model: str
+    amount: Decimal
+    tokens: int
+    events: int
+    share: Decimal
+    color: str
+
+    @property
+    def share_percent(self) -> Decimal:
+        return (self.share * 100).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePicture:
+    """Daily spend by model (the chart) and the model mix, in one unit (cost or billed)."""
+
+    chart_svg: str
+    legend: list[tuple[str, str]]
+    mix: list[ModelShare]
+    total: Decimal
+
+
+MAX_SERIES = 6
+
+
+def month_days(period: Period, now: datetime) -> list[date]:
+    """Every day of the month up to today (the whole month once it is over)."""
+    if period.start > now:
+        last = 0
+    elif period.is_closed(now):
+        last = period.days
+    else:
+        last = now.day
+    return [date(period.year, period.month, d) for d in range(1, last + 1)]
+
+
+def usage_picture(daily: Iterable[Mapping[str, Any]], period: Period, now: datetime, *,
+                  factor: Decimal = Decimal(1), title: str = "Daily spend by model") -> UsagePicture:
+    """``factor`` turns cost into what is shown: 1 at cost, ``1 + markup`` in billed dollars."""
+    from services.dashboard.charts import PALETTE, Series, stacked_bars
+
+    per_model: dict[tuple[str, str], dict[date, Decimal]] = {}
+    tokens: dict[tuple[str, str], int] = {}
+    events: dict[tuple[str, str], int] = {}
+    for row in daily:
+        key = (str(row["provider"]), str(row["model"]))
+        day = date.fromisoformat(str(row["day"]))
+        amount = (to_decimal(row.get("cost_usd"), _ZERO) or _ZERO) * factor
+        per_model.setdefault(key, {})
+        per_model[key][day] = per_model[key].get(day, _ZERO) + amount
+        tokens[key] = tokens.get(key, 0) + sum(int(row.get(c, 0)) for c in (
+            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"))
+        events[key] = events.get(key, 0) + int(row.get("events", 0))
+    totals = {key: sum(days.values(), _ZERO) for key, days in per_model.items()}
+    grand = sum(totals.values(), _ZERO)
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    colors = {key: PALETTE[i % len(PALETTE)] if i < MAX_SERIES else "#98a2b3" for i, key in enumerate(ranked)}
+    mix = [ModelShare(provider=k[0], model=k[1], amount=totals[k], tokens=tokens[k], events=events[k],
+                      share=totals[k] / grand if grand > 0 else _ZERO, color=colors[k]) for k in ranked]
+    series = [Series(f"{k[0]} {k[1]}", colors[k], per_model[k]) for k in ranked[:MAX_SERIES]]
+    if len(ranked) > MAX_SERIES:
+        other: dict[date, Decimal] = {}
+        for k in ranked[MAX_SERIES:]:
+            for day, amount in per_model[k].items():
+                other[day] = other.get(day, _ZERO) + amount
+        series.append(Series("other models", "#98a2b3", other))
+    days = month_days(period, now)
+    return UsagePicture(chart_svg=stacked_bars(days, series, title=title),
+                        legend=[(s.label, s.color) for s in series], mix=mix, total=grand)
+
+
+def billed_factor(markup_percent: object) -> Decimal:
+    """What one dollar at cost is billed at: ``1 + markup / 100``."""
+    return 1 + (to_decimal(markup_percent, _ZERO) or _ZERO) / 100
+
+
+def thresholds_text(thresholds: Iterable[object]) -> str:
+    return ", ".join(str(t) for t in thresholds)
+
+
+def settings_body(form: Mapping[str, str], existing: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings form as the API's ``ClientUpdate`` (the API does all the validation)."""
+    body: dict[str, Any] = {
+        "name": form.get("name", ""),
+        "markup_percent": form.get("markup_percent", "").strip() or None,
+        "monthly_budget": form.get("monthly_budget", "").strip() or None,
+        "alert_thresholds": [t.strip() for t in form.get("alert_thresholds", "").replace(";", ",").split(",")
+                             if t.strip()],
+        "notify": [line.strip() for line in form.get("notify", "").splitlines() if line.strip()],
+    }
+    if "budget_basis" in form:
+        body["budget_basis"] = form["budget_basis"]
+    elif existing is not None and "budget_basis" in existing:
+        body["budget_basis"] = existing["budget_basis"]
+    return body
+
+
+def form_errors(api_errors: Mapping[str, str]) -> dict[str, str]:
+    """API field paths (``alert_thresholds.1``) onto the form's fields (``alert_thresholds``)."""
+    errors: dict[str, str] = {}
+    for path, message in api_errors.items():
+        name = path.split(".", 1)[0]
+        errors[name] = f"{errors[name]}; {message}" if name in errors else message
+    return errors

@@ -103,3 +103,91 @@ def test_sign_out_ends_the_session(stack: Stack, browser: Any) -> None:
     assert browser.current_url.endswith("/login")
     browser.get(stack.dashboard + "/")
     assert "/login" in browser.current_url
+
+
+def acme(stack: Stack) -> str:
+    return next(c for c in stack.clients if c.startswith("acme"))
+
+
+def api_invoice(stack: Stack, client_id: str) -> dict[str, Any]:
+    with stack.pipeline.http("invoicing") as invoicing:
+        return invoicing.get(f"/v1/clients/{client_id}/invoices/{stack.period}").json()  # type: ignore[no-any-return]
+
+
+def test_client_page_shows_the_invoice_chart_and_model_mix(stack: Stack, browser: Any) -> None:
+    browser.delete_all_cookies()
+    client_id = acme(stack)
+    sign_in(browser, stack, path=f"/clients/{client_id}")
+    invoice = api_invoice(stack, client_id)
+    assert browser.find_element(By.ID, "client-name").text == "Acme Corp"
+    assert browser.find_element(By.ID, "invoice-total").text == money(Decimal(invoice["total"]))
+    descriptions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#invoice td.desc")]
+    assert descriptions == [line["description"] for line in invoice["lines"]]
+    mix = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#model-mix tbody tr")]
+    assert len(mix) == 3 and all("%" in row for row in mix)
+    assert browser.find_elements(By.CSS_SELECTOR, ".chart svg.stacked rect")
+    browser.save_screenshot(str(SCREENSHOTS / "client.png"))
+
+
+def test_editing_the_markup_changes_the_draft_invoice(stack: Stack, browser: Any) -> None:
+    client_id = acme(stack)
+    browser.get(f"{stack.dashboard}/clients/{client_id}")
+    field = browser.find_element(By.ID, "markup_percent")
+    field.clear()
+    field.send_keys("40")
+    browser.find_element(By.ID, "save-settings").click()
+    assert browser.find_element(By.ID, "saved")
+    invoice = api_invoice(stack, client_id)
+    assert invoice["markup_percent"] == "40"
+    assert invoice["markup"] == str((Decimal(invoice["base_cost"]) * Decimal("0.4")).quantize(Decimal("0.01")))
+    assert browser.find_element(By.ID, "invoice-total").text == money(Decimal(invoice["total"]))
+
+
+def test_the_settings_form_reports_the_apis_field_errors(stack: Stack, browser: Any) -> None:
+    client_id = acme(stack)
+    before = api_invoice(stack, client_id)["markup_percent"]
+    browser.get(f"{stack.dashboard}/clients/{client_id}")
+    for field_id, value in (("markup_percent", "lots"), ("alert_thresholds", "0.5, 0.5")):
+        field = browser.find_element(By.ID, field_id)
+        field.clear()
+        field.send_keys(value)
+    browser.find_element(By.ID, "save-settings").click()
+    assert browser.find_element(By.ID, "form-error")
+    assert browser.find_element(By.ID, "error-markup_percent").text
+    assert "twice" in browser.find_element(By.ID, "error-alert_thresholds").text
+    assert browser.find_element(By.ID, "markup_percent").get_attribute("value") == "lots"  # kept for correcting
+    assert api_invoice(stack, client_id)["markup_percent"] == before
+
+
+def test_a_form_without_the_csrf_token_is_refused(stack: Stack, browser: Any) -> None:
+    cookie = browser.get_cookie("tt_session")["value"]
+    with httpx.Client(base_url=stack.dashboard, cookies={"tt_session": cookie}) as http:
+        reply = http.post(f"/clients/{acme(stack)}/settings", data={"name": "Hacked", "markup_percent": "0"})
+        assert reply.status_code == 403
+    assert api_invoice(stack, acme(stack))["name"] == "Acme Corp"
+
+
+def test_the_portal_link_shows_only_its_client_and_nothing_of_the_agencys_costs(stack: Stack, browser: Any) -> None:
+    client_id = acme(stack)
+    browser.get(f"{stack.dashboard}/clients/{client_id}")
+    browser.find_element(By.ID, "create-portal-link").click()
+    link = browser.find_element(By.ID, "portal-link").get_attribute("href")
+    browser.delete_all_cookies()  # the client has no session
+    browser.get(link)
+    assert browser.find_element(By.ID, "portal-client").text == "Acme Corp"
+    invoice = api_invoice(stack, client_id)
+    assert browser.find_element(By.ID, "portal-total").text == money(Decimal(invoice["total"]))
+    page = browser.page_source
+    for other in stack.clients:
+        if other != client_id:
+            assert other not in page
+    assert "Globex" not in page and "Initech" not in page
+    for agency_only in ("Margin", "margin", "Sign out", "Spend at cost"):
+        assert agency_only not in page
+    browser.save_screenshot(str(SCREENSHOTS / "portal.png"))
+    with httpx.Client(base_url=stack.dashboard, follow_redirects=False) as http:
+        token = link.rsplit("/", 1)[1]
+        assert http.get(f"/portal/{token[:-4]}abcd").status_code == 403
+        assert http.get(f"/portal/{token}").status_code == 200
+        for admin_page in ("/", f"/clients/{client_id}"):  # the link opens nothing else
+            assert http.get(admin_page).status_code == 303
