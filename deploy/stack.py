@@ -20,7 +20,7 @@ import time
 from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse, LocalServerError, process_is_alive
 from deploy.local_kafka import LocalKafka
 from deploy.local_postgres import LocalPostgres, ensure_database
-from deploy.services import ServiceProcess
+from deploy.services import HTTP_PORT_VARIABLES, ServiceProcess
 
 LOCAL = PROJECT_ROOT / ".local"
 STATE_FILE = LOCAL / "stack.json"
@@ -173,6 +173,15 @@ def status() -> int:
     print(f"{'kafka':<11} {'running' if LocalKafka(LOCAL / 'kafka').is_running else 'stopped'}")
     print(f"{'clickhouse':<11} {'running' if LocalClickHouse(LOCAL / 'clickhouse').is_running else 'stopped'}")
     print(f"{'postgres':<11} {'running' if LocalPostgres(LOCAL / 'postgres').is_running else 'stopped'}")
+    if running:
+        from deploy.status import consumer_report
+
+        ports = {name: os.environ.get(variable, DEFAULT_PORTS[variable])
+                 for name, variable in HTTP_PORT_VARIABLES.items() if name in running}
+        admin_key = local_keys().get("admin") if KEYS_FILE.exists() else None
+        print()
+        for line in consumer_report({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, admin_key):
+            print(line)
     return 0 if running else 3
 
 

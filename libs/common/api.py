@@ -58,6 +58,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(403, "forbidden", exc.message)
         if isinstance(exc, NotFound):
             return _error(404, "not_found", exc.message)
+        if isinstance(exc, Conflict):
+            return _error(409, "conflict", exc.message)
         if isinstance(exc, InvalidInput):
             return _error(422, "invalid_request", exc.detail if exc.detail is not None else exc.message)
         if isinstance(exc, Conflict):

@@ -20,6 +20,10 @@ class InvalidInput(TokenTallyError):
     """The caller sent something we cannot accept; ``detail`` names the fields."""
 
 
+class Conflict(TokenTallyError):
+    """The request contradicts the current state (e.g. re-driving a dead letter already re-driven)."""
+
+
 class Unavailable(TokenTallyError):
     """A dependency (Kafka, ClickHouse) is down; the caller should retry later."""
 

@@ -154,6 +154,28 @@ CREATE TABLE IF NOT EXISTS unpriced_events (
 ORDER BY (client_id, event_id)
 """
 
+DEAD_LETTERS = f"""
+CREATE TABLE IF NOT EXISTS dead_letters (
+    letter_id String,
+    client_id String,
+    event_id String,
+    stage LowCardinality(String),
+    error_class LowCardinality(String),
+    reason String,
+    source String,
+    dead_lettered_at {TIME},
+    payload String,
+    status LowCardinality(String),
+    resolution String,
+    resolved_at Nullable({TIME}),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY letter_id
+"""
+"""Every message of the dead-letter topic, recorded by pricing for the admin API (``/v1/dead-letters``):
+``letter_id`` is ``<partition>-<offset>`` on the topic, so recording a message again is harmless.
+``status`` is ``pending``, ``redriven`` or ``discarded``; a change is a newer version (read ``FINAL``)."""
+
 PRICE_OVERRIDES = f"""
 CREATE TABLE IF NOT EXISTS price_overrides (
     override_id String,
@@ -230,6 +252,7 @@ STATEMENTS: tuple[str, ...] = (
     EVENT_KEYS,
     EVENT_KEYS_VIEW,
     UNPRICED_EVENTS,
+    DEAD_LETTERS,
     PRICE_OVERRIDES,
     CLIENTS,
     CLIENT_HISTORY,

@@ -1,4 +1,4 @@
-"""The price admin's operations, behind ``/v1/prices`` and ``/v1/unpriced``: the service layer
+"""The price admin's operations, behind ``/v1/prices``, ``/v1/unpriced`` and ``/v1/dead-letters``: the service layer
 the routers call (they only authenticate and translate).
 
 Created once in the app's factory; the ClickHouse repositories are attached in the
@@ -17,6 +17,7 @@ from faststream.kafka import KafkaBroker
 
 from libs.common.auth import KeyRing
 from libs.common.errors import Unavailable
+from services.pricing.dead_letters import DeadLetterService
 from services.pricing.overrides import PriceOverride, PriceOverrideCreate
 from services.pricing.price_book import PriceExplanation
 from services.pricing.redrive import redrive_quarantined
@@ -37,6 +38,7 @@ class PricingAdmin:
     broker: KafkaBroker
     overrides: OverrideRepository | None = None
     quarantine: QuarantineRepository | None = None
+    dead_letters: DeadLetterService | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _background: set[asyncio.Task[int]] = field(default_factory=set)
 
@@ -49,6 +51,12 @@ class PricingAdmin:
         if self.quarantine is None:
             raise Unavailable(_STARTING)
         return self.quarantine
+
+    def letters(self) -> DeadLetterService:
+        """The dead letters (``/v1/dead-letters``): list, fix and re-drive, discard."""
+        if self.dead_letters is None:
+            raise Unavailable(_STARTING)
+        return self.dead_letters
 
     # -- overrides ------------------------------------------------------------------------
 

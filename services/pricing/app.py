@@ -15,10 +15,14 @@ from libs.common.clickhouse import connect, ensure_schema
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
-from libs.common.topics import USAGE_RECORDED, topic
-from services.pricing.api import prices, unpriced
+from libs.common.topics import DEAD_LETTER, USAGE_RECORDED, topic
+from services.pricing.api import dead_letters, prices, unpriced
 from services.pricing.catalog import CatalogPrices
 from services.pricing.admin import PricingAdmin
+from services.pricing.dead_letter_recorder import CONSUMER as RECORDER
+from services.pricing.dead_letter_recorder import dead_letter_group, register_recorder
+from services.pricing.dead_letter_store import DeadLetterStore
+from services.pricing.dead_letters import DeadLetterService
 from services.pricing.handlers import CONSUMER, register_handlers
 from services.pricing.price_book import PriceBook
 from services.pricing.repository import OverrideRepository, QuarantineRepository
@@ -30,15 +34,17 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     broker = create_broker(settings.kafka, client_id="tokentally-pricing")
     service = PricingService(PriceBook(CatalogPrices()))
-    register_handlers(broker, settings, service)
     admin = PricingAdmin(
         settings=settings,
         keyring=KeyRing.from_json(settings.auth.api_keys.get_secret_value()),
         service=service,
         broker=broker,
     )
+    register_handlers(broker, settings, service)
+    register_recorder(broker, settings, admin.letters)
     monitor = HealthMonitor(settings.kafka, settings.health, [
-        ConsumerGroup(settings.group_id, topic(USAGE_RECORDED, settings.kafka.topic_prefix), CONSUMER)])
+        ConsumerGroup(settings.group_id, topic(USAGE_RECORDED, settings.kafka.topic_prefix), CONSUMER),
+        ConsumerGroup(dead_letter_group(settings), topic(DEAD_LETTER, settings.kafka.topic_prefix), RECORDER)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +54,8 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         overrides = OverrideRepository(clickhouse)
         service.book = service.book.replace_overrides(await overrides.all())
         admin.overrides, admin.quarantine = overrides, QuarantineRepository(clickhouse)
+        admin.dead_letters = DeadLetterService(DeadLetterStore(clickhouse), broker, settings.kafka.topic_prefix,
+                                               settings.kafka.max_message_bytes)
         await broker.start()
         await monitor.start()
         refresher = asyncio.create_task(admin.refresh_forever())
@@ -59,7 +67,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await broker.stop()
-            admin.overrides = admin.quarantine = None
+            admin.overrides = admin.quarantine = admin.dead_letters = None
             await clickhouse.close()
 
     app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan)
@@ -68,6 +76,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(prices.router)
     app.include_router(unpriced.router)
+    app.include_router(dead_letters.router)
     mount_metrics(app)
     mount_health(app, monitor)
     return app

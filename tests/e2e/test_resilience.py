@@ -333,3 +333,68 @@ def _metric_sum(text: str, prefix: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
 
+
+
+# -- dead letters: listed, fixed and re-driven by an admin -----------------------------------------
+
+
+def test_a_dead_letter_is_listed_fixed_and_redriven_by_an_admin_and_billed_once(pipeline: Pipeline) -> None:
+    import orjson
+
+    from tests.e2e.conftest import ACME_KEY
+
+    client = new_client_id("redrive")
+    received = at()
+    bad = {"event_id": "late-fix", "client_id": client, "provider": "openai", "model": MODEL,
+           "timestamp": "1969-06-01T00:00:00Z", "received_at": received, "input_tokens": 2_000_000}
+    asyncio.run(_produce_raw(pipeline, USAGE_RECORDED, client, orjson.dumps([bad])))
+    asyncio.run(_produce_raw(pipeline, USAGE_RECORDED, client, b"{not json"))
+    pricing = pipeline.api("pricing")
+
+    def pending() -> list[dict[str, Any]] | None:
+        letters = pricing.get("/v1/dead-letters", params={"client_id": client}).json()
+        return letters if len(letters) == 2 else None
+
+    letters = wait_until(pending, 30, "both dead letters to be listed")
+    (timestamp_letter,) = [x for x in letters if x["event_id"] == "late-fix"]
+    (unreadable,) = [x for x in letters if x["event_id"] == ""]
+    assert timestamp_letter["error_class"] == "out_of_range" and "outside" in timestamp_letter["reason"]
+    assert timestamp_letter["stage"] in ("pricing", "aggregator")
+    assert timestamp_letter["payload"]["timestamp"].startswith("1969-06-01")
+    assert unreadable["error_class"] == "invalid_message" and unreadable["payload"] == "{not json"
+
+    url = f"/v1/dead-letters/{timestamp_letter['letter_id']}"
+    with pipeline.http("pricing", ACME_KEY) as client_key:
+        assert client_key.get("/v1/dead-letters").status_code == 403
+        assert client_key.post(f"{url}/redrive", json={}).status_code == 403
+    still_wrong = pricing.post(f"{url}/redrive", json={"fix": {"timestamp": "1999-12-31T00:00:00Z"}})
+    assert still_wrong.status_code == 422
+    assert still_wrong.json()["detail"][0]["field"] == "fix.timestamp"
+    no_event = pricing.post(f"/v1/dead-letters/{unreadable['letter_id']}/redrive", json={"fix": {"model": MODEL}})
+    assert no_event.status_code == 422 and "whole event" in no_event.text
+
+    fixed = pricing.post(f"{url}/redrive", json={"fix": {"timestamp": received}})
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["letter"]["status"] == "redriven"
+    assert "timestamp fixed" in fixed.json()["letter"]["resolution"]
+    assert pipeline.wait_for_events(client, PERIOD, 1)["base_cost"] == "2.00"
+    assert pricing.post(f"{url}/redrive", json={}).status_code == 409  # once only
+    discarded = pricing.post(f"/v1/dead-letters/{unreadable['letter_id']}/discard", json={"note": "test noise"})
+    assert discarded.json()["status"] == "discarded" and "test noise" in discarded.json()["resolution"]
+
+    assert pricing.get("/v1/dead-letters", params={"client_id": client}).json() == []
+    redriven = pricing.get("/v1/dead-letters", params={"client_id": client, "status": "redriven"}).json()
+    assert [x["letter_id"] for x in redriven] == [timestamp_letter["letter_id"]]
+    assert pricing.get("/v1/dead-letters/0-999999999").status_code == 404
+    time.sleep(1)
+    assert raw_rows(pipeline, client) == 1  # billed once
+
+    # `make status` shows each consumer's lag and the dead letters (total, and pending review)
+    from deploy.status import consumer_report
+
+    urls = {name: pipeline.services[name].url or "" for name in ("pricing", "aggregator")}
+    report = "\n".join(consumer_report(urls, ADMIN_KEY))
+    assert "tokentally-pricing lag 0" in report and "tokentally-aggregator.priced lag 0" in report, report
+    assert "dead letters: " in report and "pending review" in report, report
+    total = int(report.split("dead letters: ")[1].split(" ")[0].replace(",", ""))
+    assert total >= 2, report
