@@ -37,6 +37,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,7 @@ from bench.report import print_summary
 from bench.workload import Workload, model_prices, override_bodies
 from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse
 from deploy.local_kafka import LocalKafka
+from deploy.local_postgres import LocalPostgres
 from deploy.pipeline import PIPELINE_SERVICES, Pipeline, pipeline_env, start_pipeline
 from libs.common.clickhouse import connect
 from libs.common.money import round_cents
@@ -113,15 +115,17 @@ class BenchSettings:
 
 
 class Servers:
-    """Kafka and ClickHouse: given ones, or our own in ``run_dir`` (removed afterwards unless kept)."""
+    """Kafka, ClickHouse and PostgreSQL: given ones (``DATABASE_URL`` for PostgreSQL), or our own (removed afterwards unless kept)."""
 
     def __init__(self, settings: BenchSettings, run_dir: Path) -> None:
         self._settings = settings
         self._run_dir = run_dir
         self.kafka: LocalKafka | None = None
         self.clickhouse: LocalClickHouse | None = None
+        self.postgres: LocalPostgres | None = None
         self.bootstrap = settings.kafka_bootstrap or ""
         self.clickhouse_url = settings.clickhouse_url or ""
+        self.postgres_url = os.environ.get("DATABASE_URL", "")
 
     def start(self) -> None:
         if not self.bootstrap:
@@ -132,6 +136,11 @@ class Servers:
             self.clickhouse = LocalClickHouse(self._run_dir / "clickhouse")
             self.clickhouse.start()
             self.clickhouse_url = self.clickhouse.url
+        if not self.postgres_url:
+            # Not under the run directory: as root the server's own user must traverse its parents.
+            self.postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="tokentally-bench-postgres-")))
+            self.postgres.start()
+            self.postgres_url = self.postgres.url
 
     def pids(self) -> dict[str, int]:
         pids = {}
@@ -139,6 +148,8 @@ class Servers:
             pids["kafka"] = self.kafka.pid
         if self.clickhouse and self.clickhouse.pid:
             pids["clickhouse"] = self.clickhouse.pid
+        if self.postgres and self.postgres.pid:
+            pids["postgres"] = self.postgres.pid
         return pids
 
     def stop(self) -> None:
@@ -150,6 +161,10 @@ class Servers:
             self.clickhouse.stop()
             if not self._settings.keep:
                 shutil.rmtree(self.clickhouse.data_dir / "db", ignore_errors=True)
+        if self.postgres:
+            self.postgres.stop()
+            if not self._settings.keep:
+                shutil.rmtree(self.postgres.data_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -265,7 +280,7 @@ class Benchmark:
             env = pipeline_env(
                 servers.bootstrap, servers.clickhouse_url,
                 [{"key": self.admin_key, "scope": "admin"}, {"key": self.ingest_key, "scope": "ingest"}],
-                namespace=f"bench_{self.run_id}", LOG_LEVEL="INFO", PRICING_REFRESH_SECONDS="5",
+                namespace=f"bench_{self.run_id}", postgres_url=servers.postgres_url, LOG_LEVEL="INFO", PRICING_REFRESH_SECONDS="5",
                 **self.s.service_env)
             self.pipeline = start_pipeline(env, self.run_dir / "logs", PIPELINE_SERVICES,
                                            admin_key=self.admin_key, ingest_key=self.ingest_key,

@@ -123,13 +123,17 @@ def _fresh_port(name: str) -> dict[str, str]:
 
 
 def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mapping[str, str]], namespace: str,
-                 **extra: str) -> dict[str, str]:
+                 postgres_url: str = "", **extra: str) -> dict[str, str]:
     """Every service's environment: topics under ``<namespace>.``, database ``<namespace>``, free ports.
 
-    ``clickhouse_url`` has no database (``http://user:password@host:port``); ``keys`` is the
-    ``TOKENTALLY_API_KEYS`` list; ``extra`` adds or overrides variables (e.g. batch sizes).
+    ``clickhouse_url`` has no database (``http://user:password@host:port``); ``postgres_url``
+    is a PostgreSQL server (any database: invoicing gets ``<namespace>`` on it, created at
+    start-up); ``keys`` is the ``TOKENTALLY_API_KEYS`` list; ``extra`` adds or overrides
+    variables (e.g. batch sizes).
     """
+    database = {"DATABASE_URL": f"{postgres_url.rsplit('/', 1)[0]}/{namespace}"} if postgres_url else {}
     return {
+        **database,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": f"{namespace}.",
         "CLICKHOUSE_URL": f"{clickhouse_url}/{namespace}",

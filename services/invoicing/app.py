@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -11,28 +12,50 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from services.invoicing.api import clients, invoices, usage
+from services.invoicing.catchup import KafkaPipeline, Pipeline
+from services.invoicing.db.migrate import upgrade
+from services.invoicing.ledger import connect_pool
 from services.invoicing.settings import InvoicingSettings, get_settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
-    """A new app; the key ring is parsed now so a bad ``TOKENTALLY_API_KEYS`` fails at start-up."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: InvoicingSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    pipeline: Pipeline | None = None,
+) -> FastAPI:
+    """A new app; the key ring is parsed now so a bad ``TOKENTALLY_API_KEYS`` fails at start-up.
+
+    ``clock`` is the one source of "now" (tests pass a fixed one); ``pipeline`` is how an
+    issue waits for ingest to be counted (Kafka's committed offsets by default).
+    """
     settings = settings if settings is not None else get_settings()
     keyring = KeyRing.from_json(settings.auth.api_keys.get_secret_value())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database_url = settings.database.url.get_secret_value()
         await ensure_schema(settings.clickhouse)
+        await upgrade(database_url)  # Alembic migrations, to head
         app.state.clickhouse = await connect(settings.clickhouse)
+        app.state.postgres = await connect_pool(database_url, settings.database.pool_size)
         try:
             yield
         finally:
+            await app.state.postgres.close()
             await app.state.clickhouse.close()
 
     app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.keyring = keyring  # read by libs.common.api.current_principal
+    app.state.clock = clock
+    app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
     app.include_router(clients.router)
     app.include_router(invoices.router)

@@ -141,6 +141,10 @@ class InvoiceLine(BaseModel):
     """The exact sum of the line's per-event costs, never rounded."""
     amount: DecimalText
     """``amount_exact`` rounded half-up to cents: what is billed."""
+    kind: Literal["usage", "adjustment"] = "usage"
+    """``adjustment``: a change to a month already issued (late usage, a correction), billed now."""
+    service_period: str | None = None
+    """``YYYY-MM`` the usage happened in, on adjustment lines (usage lines are the invoice's own month)."""
 
 
 class Invoice(BaseModel):
@@ -151,7 +155,8 @@ class Invoice(BaseModel):
     period_start: datetime
     period_end: datetime
     """Exclusive: the first instant of the next month (UTC)."""
-    status: Literal["open", "closed"]
+    status: Literal["draft", "issued", "paid", "void"]
+    """``draft``: computed live, no number; ``issued``: frozen; then ``paid`` or ``void``."""
     currency: str
     lines: list[InvoiceLine]
     base_cost: DecimalText
@@ -159,6 +164,55 @@ class Invoice(BaseModel):
     markup: DecimalText
     total: DecimalText
     generated_at: datetime
+    """When the numbers were taken: now for a draft, the usage cutoff for an issued invoice."""
+    kind: Literal["invoice", "credit_note"] = "invoice"
+    number: str | None = None
+    """Given at issue (``TT-2026-000123``); a draft has none."""
+    issued_at: datetime | None = None
+    due_date: date | None = None
+    usage_cutoff: datetime | None = None
+    """The usage counted: what ClickHouse held at this instant, after the pipeline caught up to the issue."""
+    credits_number: str | None = None
+    """On a credit note: the invoice it credits."""
+    replaces_number: str | None = None
+    """On an invoice issued after a void one for the same month: the void invoice's number."""
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    void_reason: str | None = None
+
+
+class DocumentSummary(BaseModel):
+    """One issued invoice or credit note in a listing (``GET /v1/invoices``)."""
+
+    kind: Literal["invoice", "credit_note"]
+    number: str
+    client_id: str
+    period: str
+    status: Literal["issued", "paid", "void"]
+    issued_at: datetime
+    due_date: date
+    total: DecimalText
+    credits_number: str | None
+    replaces_number: str | None
+    void_reason: str | None
+
+
+class VoidRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    """Why the invoice is void: kept with it for the auditors."""
+
+
+class ClientInvoicing(BaseModel):
+    """How a client's months are issued (``PUT /v1/clients/{id}/invoicing``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_issue: bool = True
+    """False keeps the client's months as drafts until issued by hand."""
+    grace_hours: Annotated[int, Field(ge=0, le=24 * 90)] | None = None
+    """Hours after the month ends before it is issued automatically; None: the agency's default."""
 
 
 class InvoiceSummary(BaseModel):

@@ -87,17 +87,21 @@ def build_invoice(
     client: Client | None,
     defaults: BillingDefaults,
     now: datetime,
+    adjustments: Sequence[InvoiceLine] = (),
 ) -> Invoice:
-    """The invoice of ``client_id`` for ``period``.
+    """The draft invoice of ``client_id`` for ``period``.
 
     ``usage`` holds one entry per line key (already summed); ``client`` is the stored
     record, whose markup applies, or None to bill at the default markup. With neither
     usage nor record there is nothing to bill and no such client: ``NotFound``.
+    ``adjustments`` (changes to months already issued) follow the usage lines; the
+    markup applies to them as to any line.
     """
     lines = [_line(u) for u in usage]
-    if client is None and not lines:
+    if client is None and not lines and not adjustments:
         raise NotFound(f"client '{client_id}' has no record and no usage in {period}")
     lines.sort(key=lambda line: (-line.amount, line.provider, line.model, line.price.price_id, line.price.tier))
+    lines.extend(adjustments)
     markup_percent = client.markup_percent if client is not None else defaults.default_markup_percent
     base_cost = sum((line.amount for line in lines), _ZERO)
     markup = markup_of(base_cost, markup_percent)
@@ -107,7 +111,7 @@ def build_invoice(
         period=str(period),
         period_start=period.start,
         period_end=period.end,
-        status="closed" if period.is_closed(now) else "open",
+        status="draft",
         currency=defaults.currency,
         lines=lines,
         base_cost=base_cost,

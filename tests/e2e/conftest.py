@@ -24,6 +24,15 @@ INGEST_KEY = "ingest-" + uuid.uuid4().hex
 ACME_KEY = "client-acme-" + uuid.uuid4().hex
 
 
+_POSTGRES: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_for_pipelines(postgres_url: str) -> None:
+    """Every pipeline's invoicing keeps its issued invoices in the session's PostgreSQL."""
+    _POSTGRES[:] = [postgres_url]
+
+
 def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dict[str, str]:
     keys = [
         {"key": ADMIN_KEY, "scope": "admin"},
@@ -33,7 +42,7 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dic
     # The scenarios bill fixed months of 2026, more than 35 days ago: let the ingest key send
     # them, as an agency that widened INGEST_MAX_AGE_DAYS would.
     return shared_pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"e2e_{uuid.uuid4().hex[:8]}",
-                               **{"INGEST_MAX_AGE_DAYS": "3650", **extra})
+                               postgres_url=_POSTGRES[0], **{"INGEST_MAX_AGE_DAYS": "3650", **extra})
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...]) -> Pipeline:

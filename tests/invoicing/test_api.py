@@ -16,10 +16,10 @@ from pydantic import SecretStr
 
 from libs.common.clickhouse import connect
 from libs.common.money import token_cost
-from libs.common.settings import AuthSettings, BillingDefaults, ClickHouseSettings
+from libs.common.settings import AuthSettings, BillingDefaults, ClickHouseSettings, KafkaSettings
 from services.aggregator.rows import PRICED_COLUMNS
 from services.invoicing.app import create_app
-from services.invoicing.settings import InvoicingSettings
+from services.invoicing.settings import DatabaseSettings, InvoicingSettings
 
 pytestmark = pytest.mark.integration
 
@@ -90,9 +90,13 @@ async def insert_worked_example(settings: ClickHouseSettings) -> None:
 
 
 @pytest.fixture
-async def settings(clickhouse_schema: ClickHouseSettings) -> InvoicingSettings:
+async def settings(
+    clickhouse_schema: ClickHouseSettings, database_url: str, kafka_settings: KafkaSettings
+) -> InvoicingSettings:
     return InvoicingSettings(
         clickhouse=clickhouse_schema,
+        database=DatabaseSettings(url=SecretStr(database_url)),
+        kafka=kafka_settings,
         auth=AuthSettings(api_keys=SecretStr(json.dumps(KEYS))),
         billing=BillingDefaults(default_markup_percent=Decimal("25"), currency="USD"),
     )
@@ -133,8 +137,9 @@ async def test_worked_example_invoice(api: httpx.AsyncClient, settings: Invoicin
     assert body["lines"][0]["price"] == {"source": "catalog", "price_id": "openai/gpt-4o", "tier": ""}
     assert {k: body[k] for k in ("base_cost", "markup_percent", "markup", "total", "currency", "status")} == {
         "base_cost": "8.48", "markup_percent": "25", "markup": "2.12", "total": "10.60", "currency": "USD",
-        "status": "closed",
+        "status": "draft",  # ended, but not issued yet
     }
+    assert body["number"] is None
     assert (body["client_id"], body["name"], body["period"]) == ("acme", None, MARCH)
     assert (body["period_start"], body["period_end"]) == ("2025-03-01T00:00:00Z", "2025-04-01T00:00:00Z")
 
@@ -153,10 +158,17 @@ async def test_markup_comes_from_the_client_record(api: httpx.AsyncClient, setti
         "Acme Corp", "8.48", "10", "0.85", "9.33",
     )
 
-    # A later version replaces it (ReplacingMergeTree: the newest updated_at wins).
+    # A later version replaces it on the draft (ReplacingMergeTree: the newest updated_at wins).
     await put_client(api, "acme", {"name": "Acme Corp", "markup_percent": "12.5"})
     body = (await api.get(f"/v1/clients/acme/invoices/{MARCH}", headers=auth(ADMIN))).json()
-    assert (body["markup_percent"], body["markup"], body["total"]) == ("12.5", "1.06", "9.54")
+    assert (body["status"], body["markup_percent"], body["markup"], body["total"]) == ("draft", "12.5", "1.06", "9.54")
+
+    # Once issued, the invoice keeps the markup it was issued with, whatever the record says later.
+    issued = await api.post(f"/v1/clients/acme/invoices/{MARCH}/issue", headers=auth(ADMIN))
+    assert issued.status_code == 200, issued.text
+    await put_client(api, "acme", {"name": "Acme Corp", "markup_percent": "40"})
+    body = (await api.get(f"/v1/clients/acme/invoices/{MARCH}", headers=auth(ADMIN))).json()
+    assert (body["status"], body["markup_percent"], body["markup"], body["total"]) == ("issued", "12.5", "1.06", "9.54")
 
 
 async def test_multi_bucket_line_and_current_month_is_open(
@@ -170,7 +182,7 @@ async def test_multi_bucket_line_and_current_month_is_open(
 
     body = (await api.get(f"/v1/clients/beta/invoices/{now:%Y-%m}", headers=auth(ADMIN))).json()
 
-    assert body["status"] == "open"
+    assert body["status"] == "draft"
     [line] = body["lines"]
     assert line["description"] == (
         "anthropic claude-3-5-sonnet: 1,000 input @ $3.00/1M + 500 output @ $15.00/1M = $0.01"

@@ -152,9 +152,10 @@ def test_status_and_period_bounds() -> None:
     open_invoice = invoice([], now=DURING_MARCH)
     closed_invoice = invoice([], now=AFTER_MARCH)
 
-    assert open_invoice.status == "open"
-    assert invoice([], now=AFTER_MARCH - timedelta(microseconds=1)).status == "open"
-    assert closed_invoice.status == "closed"
+    # Computed live, an invoice is a draft whether or not its month has ended: only issuing changes that.
+    assert open_invoice.status == "draft" and open_invoice.number is None
+    assert invoice([], now=AFTER_MARCH - timedelta(microseconds=1)).status == "draft"
+    assert closed_invoice.status == "draft" and closed_invoice.number is None
     assert closed_invoice.period_start == datetime(2026, 3, 1, tzinfo=UTC)
     assert closed_invoice.period_end == datetime(2026, 4, 1, tzinfo=UTC)
     assert closed_invoice.generated_at == AFTER_MARCH

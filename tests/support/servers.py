@@ -76,11 +76,18 @@ def postgres_server_url(data_dir: Path) -> Iterator[str]:
         with PostgresContainer("postgres:17", driver=None) as container:
             yield container.get_connection_url()
         return
+    import shutil
+    import tempfile
+
     from deploy.local_postgres import LocalPostgres
 
-    server = LocalPostgres(data_dir)
+    # Not under pytest's base temp: as root the server runs as another user that must traverse
+    # the parents, and every pytest run (ours or a neighbour's) resets /tmp/pytest-of-<user> to 0700.
+    own_dir = Path(tempfile.mkdtemp(prefix="tokentally-postgres-"))
+    server = LocalPostgres(own_dir / data_dir.name)
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(own_dir, ignore_errors=True)

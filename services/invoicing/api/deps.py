@@ -1,12 +1,14 @@
 """Request dependencies shared by the routers: caller, permissions, repository, settings.
 
-Long-lived things (settings, the key ring, the ClickHouse client) live on ``app.state``,
+Long-lived things (settings, the key ring, the ClickHouse client, the PostgreSQL pool, the
+clock, the pipeline watcher) live on ``app.state``,
 set by ``create_app`` and its lifespan, so each app instance (tests build many) carries
 its own instead of module globals.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
@@ -16,10 +18,12 @@ from pydantic_core import PydanticCustomError
 from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
 from libs.common.periods import Period, parse_period
+from services.invoicing.issuing import InvoiceDesk
+from services.invoicing.ledger import Ledger
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "ReadableClientId", "PeriodPath", "Repository", "Settings"]
+__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Now", "ReadableClientId", "PeriodPath", "Repository", "Settings"]
 
 
 
@@ -65,5 +69,17 @@ def _settings(request: Request) -> InvoicingSettings:
     return request.app.state.settings
 
 
+def _desk(request: Request) -> InvoiceDesk:
+    state = request.app.state
+    return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
+                       state.pipeline, state.clock)
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()  # type: ignore[no-any-return]
+
+
 Repository = Annotated[InvoicingRepository, Depends(_repository)]
+Desk = Annotated[InvoiceDesk, Depends(_desk)]
+Now = Annotated[datetime, Depends(_now)]
 Settings = Annotated[InvoicingSettings, Depends(_settings)]

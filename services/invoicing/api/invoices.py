@@ -1,27 +1,49 @@
-"""Invoices: one client's month in detail (JSON or CSV), and every client's totals for a month."""
+"""Invoices: a client's month (issued, else the live draft), issuing, paying, voiding, listings."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from libs.common.errors import InvalidInput, NotFound
+from libs.common.periods import parse_period
 from services.invoicing import service
 from services.invoicing.api.deps import (
     AdminCaller,
+    ClientIdPath,
+    Desk,
+    Now,
     PeriodPath,
     ReadableClientId,
     Repository,
     Settings,
 )
 from services.invoicing.csv_export import invoice_csv, invoice_filename
-from services.invoicing.schemas import Invoice, InvoiceSummary
+from services.invoicing.issuing import document_invoice
+from services.invoicing.ledger import StoredDocument
+from services.invoicing.schemas import DocumentSummary, Invoice, InvoiceSummary, VoidRequest
 
 router = APIRouter(tags=["invoices"])
 
 Format = Annotated[Literal["json", "csv"], Query(alias="format", description="`csv` for a spreadsheet file.")]
+
+
+def _csv(invoice: Invoice, stored: StoredDocument | None) -> Response:
+    filename = invoice_filename(invoice) if invoice.number is None else f"{invoice.number}.csv"
+    return Response(
+        stored.body_csv if stored is not None else invoice_csv(invoice),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _json(invoice: Invoice, stored: StoredDocument | None) -> Response | Invoice:
+    if stored is not None and stored.status == "issued":
+        # The bytes written at issue, as they are: an issued invoice never changes.
+        return Response(stored.body_json, media_type="application/json")
+    return invoice
 
 
 @router.get(
@@ -30,38 +52,101 @@ Format = Annotated[Literal["json", "csv"], Query(alias="format", description="`c
     responses={200: {"content": {"text/csv": {}}, "description": "The invoice (JSON, or CSV with `?format=csv`)."}},
 )
 async def get_invoice(
-    client_id: ReadableClientId,
-    period: PeriodPath,
-    repository: Repository,
-    settings: Settings,
-    output: Format = "json",
+    client_id: ReadableClientId, period: PeriodPath, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
-    """A client's invoice for a month (admin, or that client's own key); open until the month ends.
+    """A client's invoice for a month (admin, or that client's own key).
 
-    The markup is the one in force at the end of the month (now, while it is open), so
-    editing a client's markup never changes an invoice for a month that has ended.
+    Once issued, the frozen invoice (with ``number``, ``issued_at``, ``due_date``), the
+    same bytes on every read; before that, the draft computed now, with adjustment lines
+    for earlier issued months that changed since.
     """
-    now = datetime.now(UTC)
-    usage, client = await asyncio.gather(
-        repository.client_usage(client_id, period), repository.get_client_as_of(client_id, min(now, period.end)))
-    invoice = service.build_invoice(
-        client_id=client_id, period=period, usage=usage, client=client, defaults=settings.billing, now=now)
-    if output == "csv":
-        return Response(
-            invoice_csv(invoice),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"'},
-        )
-    return invoice
+    invoice, stored = await desk.current(client_id, period)
+    return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
+
+
+@router.post("/v1/clients/{client_id}/invoices/{period}/issue", response_model=Invoice)
+async def issue_invoice(client_id: ClientIdPath, period: PeriodPath, _: AdminCaller, desk: Desk) -> Invoice | Response:
+    """Issue the month now (admin): number it and freeze it. Calling it again returns the same invoice.
+
+    Refused (422) for a month that has not ended; 503 while the pipeline has not yet
+    counted every event received before now (nothing is issued; retry).
+    """
+    stored = await desk.issue(client_id, period)
+    return _json(document_invoice(stored), stored)
+
+
+@router.post("/v1/invoices/{number}/pay", response_model=DocumentSummary)
+async def pay(number: str, _: AdminCaller, desk: Desk) -> DocumentSummary:
+    """Mark an issued invoice paid (admin)."""
+    return _summary(await desk.mark_paid(number))
+
+
+@router.post("/v1/invoices/{number}/void", response_model=DocumentSummary)
+async def void(number: str, body: VoidRequest, _: AdminCaller, desk: Desk) -> DocumentSummary:
+    """Void an issued invoice (admin), with a reason. It keeps its number; the month can then be issued again."""
+    return _summary(await desk.void(number, body.reason))
+
+
+@router.get("/v1/documents/{number}", response_model=Invoice)
+async def get_document(number: str, _: AdminCaller, desk: Desk, output: Format = "json") -> Invoice | Response:
+    """An issued invoice or credit note by its number (admin)."""
+    stored = await desk.ledger.by_number(number)
+    if stored is None:
+        raise NotFound(f"no document numbered '{number}'")
+    invoice = document_invoice(stored)
+    return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
+
+
+def _summary(document: StoredDocument) -> DocumentSummary:
+    return DocumentSummary(
+        kind=document.kind, number=document.number, client_id=document.client_id,  # type: ignore[arg-type]
+        period=document.period, status=document.status, issued_at=document.issued_at,  # type: ignore[arg-type]
+        due_date=document.due_date, total=document.total, credits_number=document.credits_number,
+        replaces_number=document.replaces_number, void_reason=document.void_reason)
+
+
+def _period_query(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return str(parse_period(text))
+    except ValueError as exc:
+        raise InvalidInput(str(exc), detail=[{"loc": ["query", "period"], "msg": str(exc),
+                                              "type": "period"}]) from exc
+
+
+@router.get("/v1/invoices", response_model=list[DocumentSummary])
+async def list_documents(
+    _: AdminCaller, desk: Desk,
+    period: Annotated[str | None, Query(description="`YYYY-MM`")] = None,
+    status: Annotated[Literal["issued", "paid", "void"] | None, Query()] = None,
+    client_id: Annotated[str | None, Query()] = None,
+    kind: Annotated[Literal["invoice", "credit_note"] | None, Query()] = None,
+) -> list[DocumentSummary]:
+    """Issued invoices and credit notes (admin), by kind and number; filter by month, status, client, kind."""
+    documents = await desk.ledger.listing(period=_period_query(period), status=status, client_id=client_id,
+                                          kind=kind)
+    return [_summary(d) for d in documents]
 
 
 @router.get("/v1/invoices/{period}", response_model=list[InvoiceSummary])
 async def list_invoices(
-    _: AdminCaller, period: PeriodPath, repository: Repository, settings: Settings
+    _: AdminCaller, period: PeriodPath, repository: Repository, settings: Settings, desk: Desk, now: Now,
 ) -> list[InvoiceSummary]:
-    """Every client's totals for a month (admin), rounded exactly as on their own invoices."""
-    now = datetime.now(UTC)
-    usage, clients = await asyncio.gather(
-        repository.period_usage(period), repository.list_clients_as_of(min(now, period.end)))
-    return service.build_summaries(
+    """Every client's totals for a month (admin): the issued invoice's where there is one, else the draft's."""
+    usage, clients, issued = await asyncio.gather(
+        repository.period_usage(period), repository.list_clients_as_of(min(now, period.end)),
+        desk.ledger.listing(period=str(period), kind="invoice"))
+    summaries = service.build_summaries(
         period=period, usage_by_client=usage, clients=clients, defaults=settings.billing, now=now)
+    frozen = {d.client_id: document_invoice(d) for d in issued if d.status != "void"}
+    return [_frozen_summary(frozen[s.client_id]) if s.client_id in frozen else s for s in summaries] + [
+        _frozen_summary(invoice) for client_id, invoice in sorted(frozen.items())
+        if client_id not in {s.client_id for s in summaries}]
+
+
+def _frozen_summary(invoice: Invoice) -> InvoiceSummary:
+    return InvoiceSummary(client_id=invoice.client_id, name=invoice.name, base_cost=invoice.base_cost,
+                          markup_percent=invoice.markup_percent, markup=invoice.markup, total=invoice.total,
+                          events=sum(line.events for line in invoice.lines))
+

@@ -36,8 +36,25 @@ async def _current(connection: asyncpg.Connection) -> str | None:
     return await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
 
 
+async def _connect_creating(database_url: str) -> asyncpg.Connection:
+    """Connect; a database that does not exist yet is created first (as ClickHouse's is by ``ensure_schema``)."""
+    try:
+        return await asyncpg.connect(database_url)
+    except asyncpg.InvalidCatalogNameError:
+        base, _, name = database_url.rpartition("/")
+        name = name.split("?", 1)[0]
+        server = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await server.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another instance created it meanwhile
+        finally:
+            await server.close()
+        return await asyncpg.connect(database_url)
+
+
 async def upgrade(database_url: str) -> None:
-    connection = await asyncpg.connect(database_url)
+    connection = await _connect_creating(database_url)
     try:
         async with connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
