@@ -62,8 +62,6 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(409, "conflict", exc.message)
         if isinstance(exc, InvalidInput):
             return _error(422, "invalid_request", exc.detail if exc.detail is not None else exc.message)
-        if isinstance(exc, Conflict):
-            return _error(409, "conflict", exc.message)
         if isinstance(exc, Unavailable):
             return _error(503, "unavailable", exc.message, {"Retry-After": str(exc.retry_after_seconds)})
         log.error("unmapped domain error", exc_info=exc)

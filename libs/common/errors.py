@@ -30,7 +30,3 @@ class Unavailable(TokenTallyError):
     def __init__(self, message: str, *, retry_after_seconds: int = 5) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
-
-
-class Conflict(TokenTallyError):
-    """The request clashes with the thing's current state (e.g. paying a void invoice)."""
