@@ -67,10 +67,12 @@ def seed(pipeline: Pipeline, now: datetime) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_bootstrap: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    kafka_bootstrap: str, clickhouse_url: str, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     keys = [{"key": ADMIN_KEY, "scope": "admin"}, {"key": INGEST_KEY, "scope": "ingest"}]
     env = pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"dash_{uuid.uuid4().hex[:8]}",
-                       DASHBOARD_SECRET_KEY=SECRET)
+                       postgres_url=postgres_url, DASHBOARD_SECRET_KEY=SECRET)
     pipeline = start_pipeline(env, tmp_path_factory.mktemp("logs"), SERVICES, admin_key=ADMIN_KEY,
                               ingest_key=INGEST_KEY)
     try:
