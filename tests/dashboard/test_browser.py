@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 
 from services.dashboard.formatting import money
 from tests.dashboard.conftest import ADMIN_KEY, INGEST_KEY, Stack
-from tests.support.browser import chromium
+from tests.support.browser import chromium, follow
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def browser() -> Iterator[Any]:
 def sign_in(browser: Any, stack: Stack, key: str = ADMIN_KEY, path: str = "/") -> None:
     browser.get(stack.dashboard + path)
     browser.find_element(By.ID, "api_key").send_keys(key)
-    browser.find_element(By.ID, "sign-in").click()
+    follow(browser, browser.find_element(By.ID, "sign-in"))
 
 
 def cell(row: Any, cls: str) -> str:
@@ -86,7 +86,7 @@ def test_overview_sorts_by_a_column(stack: Stack, browser: Any) -> None:
     costs = [Decimal(cell(r, "cost").replace("$", "").replace(",", ""))
              for r in browser.find_elements(By.CSS_SELECTOR, "#overview tbody tr")]
     assert len(costs) >= 3 and costs == sorted(costs)
-    browser.find_element(By.CSS_SELECTOR, "#overview thead th.sorted a").click()  # the same column, flipped
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "#overview thead th.sorted a"))  # the same column, flipped
     costs = [Decimal(cell(r, "cost").replace("$", "").replace(",", ""))
              for r in browser.find_elements(By.CSS_SELECTOR, "#overview tbody tr")]
     assert costs == sorted(costs, reverse=True)
@@ -99,7 +99,7 @@ def test_a_bad_month_is_a_clear_400(stack: Stack, browser: Any) -> None:
 
 def test_sign_out_ends_the_session(stack: Stack, browser: Any) -> None:
     browser.get(stack.dashboard + "/")
-    browser.find_element(By.ID, "sign-out").click()
+    follow(browser, browser.find_element(By.ID, "sign-out"))
     assert browser.current_url.endswith("/login")
     browser.get(stack.dashboard + "/")
     assert "/login" in browser.current_url
@@ -135,7 +135,7 @@ def test_editing_the_markup_changes_the_draft_invoice(stack: Stack, browser: Any
     field = browser.find_element(By.ID, "markup_percent")
     field.clear()
     field.send_keys("40")
-    browser.find_element(By.ID, "save-settings").click()
+    follow(browser, browser.find_element(By.ID, "save-settings"))
     assert browser.find_element(By.ID, "saved")
     invoice = api_invoice(stack, client_id)
     assert invoice["markup_percent"] == "40"
@@ -151,7 +151,7 @@ def test_the_settings_form_reports_the_apis_field_errors(stack: Stack, browser: 
         field = browser.find_element(By.ID, field_id)
         field.clear()
         field.send_keys(value)
-    browser.find_element(By.ID, "save-settings").click()
+    follow(browser, browser.find_element(By.ID, "save-settings"))
     assert browser.find_element(By.ID, "form-error")
     assert browser.find_element(By.ID, "error-markup_percent").text
     assert "twice" in browser.find_element(By.ID, "error-alert_thresholds").text
@@ -170,7 +170,7 @@ def test_a_form_without_the_csrf_token_is_refused(stack: Stack, browser: Any) ->
 def test_the_portal_link_shows_only_its_client_and_nothing_of_the_agencys_costs(stack: Stack, browser: Any) -> None:
     client_id = acme(stack)
     browser.get(f"{stack.dashboard}/clients/{client_id}")
-    browser.find_element(By.ID, "create-portal-link").click()
+    follow(browser, browser.find_element(By.ID, "create-portal-link"))
     link = browser.find_element(By.ID, "portal-link").get_attribute("href")
     browser.delete_all_cookies()  # the client has no session
     browser.get(link)

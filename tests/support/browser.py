@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,19 @@ def chromium(width: int = 1280, height: int = 800) -> Iterator[object]:
         yield driver
     finally:
         driver.quit()
+
+
+def follow(driver: Any, element: Any, timeout: float = 30.0) -> None:
+    """Click ``element`` and wait until the browser has left the page (a link or a form post).
+
+    Reading ``current_url`` or the new page right after ``click()`` races the navigation
+    on a loaded machine; waiting for the old document to go stale does not.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+
