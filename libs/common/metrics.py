@@ -28,6 +28,8 @@ EVENTS_DEAD_LETTERED = Counter("tokentally_events_dead_lettered",
                                ["stage", "error_class"])
 EVENTS_INSERTED = Counter("tokentally_events_inserted", "Rows the aggregator inserted into ClickHouse, by table.",
                           ["table"])
+INSERT_RETRIES = Counter("tokentally_insert_retries",
+                         "Inserts retried under the same deduplication token after an unknown outcome.")
 DUPLICATES_DROPPED = Counter("tokentally_duplicates_dropped",
                              "Priced events the aggregator skipped as already stored or repeated in a batch.")
 BATCH_SECONDS = Histogram("tokentally_batch_seconds", "Time to handle one consumed batch, by consumer.",

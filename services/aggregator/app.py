@@ -27,7 +27,7 @@ def create_app(settings: AggregatorSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     prefix = settings.kafka.topic_prefix
     broker = create_broker(settings.kafka, client_id="tokentally-aggregator")
-    store = PricedEventStore()
+    store = PricedEventStore(insert_retries=settings.insert_retries)
     register_handlers(broker, settings, Aggregator(store))
     monitor = HealthMonitor(settings.kafka, settings.health, [
         ConsumerGroup(f"{settings.group_id}.priced", topic(USAGE_PRICED, prefix), "aggregator.priced"),

@@ -25,6 +25,7 @@ from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
 from libs.common.metrics import DUPLICATES_DROPPED, EVENTS_INSERTED
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
+from services.aggregator.ownership import FinishBatchBeforeRevocation, InFlight
 from services.aggregator.rows import PricedRecord
 from services.aggregator.service import Aggregator, batch_token
 from services.aggregator.settings import AggregatorSettings
@@ -50,27 +51,36 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings, aggrega
     priced_backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
     unpriced_backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
 
-    @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", **batch_options)
+    in_flight = InFlight()
+    listener = FinishBatchBeforeRevocation(in_flight, "aggregator.priced", settings.rebalance_drain_seconds)
+
+    @broker.subscriber(topic(USAGE_PRICED, prefix), group_id=f"{settings.group_id}.priced", listener=listener,
+                       **batch_options)
     async def on_priced(message: KafkaMessage) -> None:
         started = time.monotonic()
         records = records_of(message.raw_message)
-        periods = await run_batch("aggregator.priced", priced_backoff, lambda: record_batch(records))
-        now = datetime.now(UTC)
-        await asyncio.gather(*(
-            spend_publisher.publish(
-                SpendUpdated(client_id=client_id, period=period, updated_at=now).model_dump_json().encode(),
-                key=client_id.encode(),
-            )
-            for client_id, period in sorted(periods)
-        ))
-        # Pace batches (see ``min_batch_interval_ms``); the offsets commit after this wait,
-        # which only means a crash meanwhile redelivers a batch the dedup then skips.
+        # The whole batch, its commit included, inside ``in_flight``: a rebalance waits for it
+        # (``services/aggregator/ownership.py``), so no other instance replays it meanwhile.
+        async with in_flight.batch():
+            periods = await run_batch("aggregator.priced", priced_backoff, lambda: record_batch(records))
+            now = datetime.now(UTC)
+            await asyncio.gather(*(
+                spend_publisher.publish(
+                    SpendUpdated(client_id=client_id, period=period, updated_at=now).model_dump_json().encode(),
+                    key=client_id.encode(),
+                )
+                for client_id, period in sorted(periods)
+            ))
+            in_flight.still_owner()
+            await message.ack()  # commit now; FastStream's own ack after the handler is then a no-op
+        # Pace batches (see ``min_batch_interval_ms``), after the commit.
         await asyncio.sleep(max(0.0, min_interval - (time.monotonic() - started)))
 
     async def record_batch(records: Sequence[ConsumerRecord]) -> set[tuple[str, str]]:
         with gc_paused():  # exits after the batch is recorded: its objects are freed by then
             decoded = decode_records(PricedRecord, records)
-            outcome = await aggregator.record_priced(decoded.events, token=batch_token(records))
+            outcome = await aggregator.record_priced(decoded.events, token=batch_token(records),
+                                                     still_owner=in_flight.still_owner)
             await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(outcome.refused, decoded)])
         EVENTS_INSERTED.labels(table="priced_events").inc(outcome.inserted)
         DUPLICATES_DROPPED.inc(outcome.duplicates)

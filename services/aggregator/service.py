@@ -13,7 +13,10 @@ Why a total never counts an event twice, even across crashes:
   ClickHouse drops a second insert under the same token, in ``priced_events`` and in
   every view, even when the first is still running: that closes the gap step 2 cannot,
   an insert whose response was lost (it may commit after the redelivered batch asked
-  for the keys) and two owners of one partition during a rebalance.
+  for the keys) and two owners of one partition during a rebalance. Both are also closed
+  before they reach a redelivery: the store retries an insert of unknown outcome at once
+  under the same token (``store.py``), and a rebalance waits for the batch in flight,
+  commit included (``ownership.py``).
 - Order of operations, and what a crash after each step does:
     0. check each event against its columns' limits (``checks.py``): those that cannot be
        stored are set aside for the dead-letter topic → crash: nothing written; redelivered.
@@ -135,8 +138,13 @@ class Aggregator:
     def __init__(self, store: PricedEventStore) -> None:
         self._store = store
 
-    async def record_priced(self, events: Sequence[Priced], *, token: str) -> RecordOutcome:
-        """Store the events not stored yet; ``token`` names their source (see ``batch_token``)."""
+    async def record_priced(self, events: Sequence[Priced], *, token: str,
+                            still_owner: Callable[[], None] = lambda: None) -> RecordOutcome:
+        """Store the events not stored yet; ``token`` names their source (see ``batch_token``).
+
+        ``still_owner`` raises when the batch's partitions were revoked meanwhile (see
+        ``ownership.py``): it is asked right before each insert.
+        """
         storable, refused = split_checked(events, priced_problem)  # step 0
         unique = first_of_each_key(storable)  # step 1
         stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
@@ -144,6 +152,7 @@ class Aggregator:
         whole = len(new)
 
         async def insert(part: Sequence[Priced]) -> None:
+            still_owner()
             await self._store.insert_priced([priced_row(e) for e in part],
                                             token if len(part) == whole else part_token(token, part))
 

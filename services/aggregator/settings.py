@@ -33,6 +33,13 @@ class AggregatorSettings(BaseSettings):
     inserts: each insert writes a part to three tables (events and both totals) that
     ClickHouse must later merge, and looks up the batch's keys once. Adds up to this much
     to the freshness of totals when traffic is light."""
+    rebalance_drain_seconds: float = Field(default=30.0, gt=0)
+    """How long a rebalance waits for the batch in flight (insert and commit) before the
+    partitions move; a batch not done by then is abandoned, not committed, and redelivered
+    to the next owner. Above the retry cap, so a batch backing off still finishes."""
+    insert_retries: int = Field(default=3, ge=0)
+    """Same-token retries of an insert whose outcome is unknown (connection lost, response
+    lost): ClickHouse drops the retry if the first attempt was stored."""
     consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
     consumer_retry_max_seconds: float = Field(default=15.0, gt=0)
     """Backoff between attempts at a batch that failed for a transient reason (ClickHouse

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.asyncclient import AsyncClient
+from clickhouse_connect.driver.exceptions import OperationalError
 from clickhouse_connect.driver.external import ExternalData
 
+from libs.common.failures import describe
+from libs.common.metrics import INSERT_RETRIES
 from libs.common.schema import EVENT_KEY, IDEMPOTENCY_WINDOW_DAYS
 from services.aggregator.rows import PRICED_COLUMNS, UNPRICED_COLUMNS, rows_json
 
@@ -16,6 +21,8 @@ from services.aggregator.rows import PRICED_COLUMNS, UNPRICED_COLUMNS, rows_json
 #: it returns), RFC 3339 times with offsets (converted to UTC), no unknown columns.
 PRICED_INSERT_SETTINGS = {"async_insert": 0, "date_time_input_format": "best_effort",
                           "input_format_skip_unknown_fields": 0}
+
+log = logging.getLogger(__name__)
 
 EventKey = tuple[str, str]
 
@@ -49,8 +56,11 @@ def existing_keys_query(keys: Sequence[EventKey]) -> tuple[str, ExternalData]:
 class PricedEventStore:
     """Created with the app; ``attach`` gives it the ClickHouse client once the lifespan connected."""
 
-    def __init__(self, client: AsyncClient | None = None) -> None:
+    def __init__(self, client: AsyncClient | None = None, *, insert_retries: int = 3,
+                 retry_base_seconds: float = 0.2) -> None:
         self._client_or_none = client
+        self._insert_retries = insert_retries
+        self._retry_base_seconds = retry_base_seconds
 
     def attach(self, client: AsyncClient) -> None:
         self._client_or_none = client
@@ -75,10 +85,26 @@ class PricedEventStore:
         insert under a token seen in the last ``DEDUP_BLOCKS`` inserts is dropped by
         ClickHouse, views included, even when the first one is still running.
         """
-        if rows:
-            await self._client.raw_insert("priced_events", column_names=PRICED_COLUMNS, insert_block=rows_json(rows),
-                                          fmt="JSONCompactEachRow",
-                                          settings={**PRICED_INSERT_SETTINGS, "insert_deduplication_token": token})
+        if not rows:
+            return
+        block = rows_json(rows)
+        for attempt in range(self._insert_retries + 1):
+            try:
+                await self._client.raw_insert("priced_events", column_names=PRICED_COLUMNS, insert_block=block,
+                                              fmt="JSONCompactEachRow",
+                                              settings={**PRICED_INSERT_SETTINGS, "insert_deduplication_token": token})
+                return
+            except OperationalError as exc:
+                # The outcome is unknown (connection lost, response lost, timeout): the rows may
+                # be stored. Retry the very same insert at once, under the same token, so that
+                # ClickHouse drops it if the first attempt got in, rather than leave it to a
+                # redelivered batch whose lookup may run before that first insert is visible.
+                if attempt == self._insert_retries:
+                    raise
+                INSERT_RETRIES.inc()
+                log.warning("insert into priced_events failed (%s); retrying it under the same token (%d/%d)",
+                            describe(exc, 200), attempt + 1, self._insert_retries)
+                await asyncio.sleep(self._retry_base_seconds * 2**attempt)
 
     async def insert_unpriced(self, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
