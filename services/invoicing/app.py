@@ -12,9 +12,12 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from services.invoicing.api import clients, invoices, usage
+from services.invoicing.auto_issue import AutoIssuer
 from services.invoicing.catchup import KafkaPipeline, Pipeline
 from services.invoicing.db.migrate import upgrade
-from services.invoicing.ledger import connect_pool
+from services.invoicing.issuing import InvoiceDesk
+from services.invoicing.ledger import Ledger, connect_pool
+from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
 
 __all__ = ["create_app"]
@@ -22,6 +25,13 @@ __all__ = ["create_app"]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def desk_of(app: FastAPI) -> InvoiceDesk:
+    """The invoice service over the app's connections (per request, and for the auto-issuer)."""
+    state = app.state
+    return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
+                       state.pipeline, state.clock)
 
 
 def create_app(
@@ -45,9 +55,13 @@ def create_app(
         await upgrade(database_url)  # Alembic migrations, to head
         app.state.clickhouse = await connect(settings.clickhouse)
         app.state.postgres = await connect_pool(database_url, settings.database.pool_size)
+        app.state.auto_issuer = AutoIssuer(lambda: desk_of(app), settings.auto_issue_every_seconds)
+        if settings.auto_issue:
+            app.state.auto_issuer.start()
         try:
             yield
         finally:
+            await app.state.auto_issuer.stop()
             await app.state.postgres.close()
             await app.state.clickhouse.close()
 

@@ -54,8 +54,9 @@ class InvoicingSettings(BaseSettings):
     grace_hours: int = Field(default=24, ge=0)
     """How long after a month ends its invoices stay drafts before they are issued automatically."""
     auto_issue_every_seconds: float = Field(default=60.0, gt=0)
-    """How often an instance looks for months due to be issued (0 turns it off is not allowed: use grace)."""
+    """How often an instance looks for months due to be issued."""
     auto_issue: bool = True
+    """False: this instance never issues on its own (issue by hand, or let another instance do it)."""
     catch_up_timeout_seconds: float = Field(default=120.0, gt=0)
     """How long an issue waits for the pipeline to count everything received before its cutoff."""
 

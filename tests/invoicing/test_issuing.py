@@ -48,6 +48,7 @@ async def settings(
         auth=AuthSettings(api_keys=SecretStr(json.dumps(KEYS))),
         billing=BillingDefaults(default_markup_percent=Decimal("25"), currency="USD"),
         payment_terms_days=14,
+        auto_issue=False,  # the tests below run the auto-issuer's rounds themselves
     )
 
 
@@ -255,3 +256,49 @@ async def test_client_invoicing_options(api: httpx.AsyncClient) -> None:
     assert bad.status_code == 422 and "grace_hours" in bad.text
 
 
+
+
+async def test_months_are_issued_automatically_after_their_grace_period(settings: InvoicingSettings) -> None:
+    await insert_worked_example(settings.clickhouse)  # acme and beta used March
+    await insert_priced(settings.clickhouse, [
+        priced("manual", "m1", march(4), "openai", "gpt-4o", input_tokens=1_000_000, input_price="2.50")])
+    clock = Clock(datetime(2025, 4, 1, 12, tzinfo=UTC))  # March ended 12 hours ago
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://invoicing") as api:
+            for client_id, options in (("beta", {"grace_hours": 6}), ("manual", {"auto_issue": False})):
+                reply = await api.put(f"/v1/clients/{client_id}/invoicing", json=options, headers=auth(ADMIN))
+                assert reply.status_code == 200
+            issuer = app.state.auto_issuer
+
+            # beta's own 6-hour grace has passed, the agency's 24 hours have not (for March; acme's
+            # February, one late-night event, is long due).
+            assert [(d.client_id, d.period, d.number) for d in await issuer.run_once()] == [
+                ("beta", MARCH, "TT-2025-000001"), ("acme", "2025-02", "TT-2025-000002")]
+            assert (await get(api, "acme", MARCH)).json()["status"] == "draft"
+
+            clock.now = datetime(2025, 4, 2, 0, 0, 1, tzinfo=UTC)
+            assert [(d.client_id, d.number) for d in await issuer.run_once()] == [("acme", "TT-2025-000003")]
+            assert await issuer.run_once() == []  # nothing left: issued months are not issued again
+            acme = (await get(api, "acme", MARCH)).json()
+            assert (acme["status"], acme["number"], acme["total"], acme["issued_at"]) == (
+                "issued", "TT-2025-000003", "10.60", "2025-04-02T00:00:01Z")
+
+            # auto_issue: false keeps the month a draft until someone issues it by hand.
+            assert (await get(api, "manual", MARCH)).json()["status"] == "draft"
+            assert (await issue(api, "manual", MARCH)).json()["number"] == "TT-2025-000004"
+
+
+async def test_the_auto_issue_loop_runs_in_the_background(settings: InvoicingSettings) -> None:
+    await insert_worked_example(settings.clickhouse)
+    looping = settings.model_copy(update={"auto_issue": True, "auto_issue_every_seconds": 0.2})
+    app = create_app(looping, clock=Clock(datetime(2025, 4, 5, tzinfo=UTC)))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://invoicing") as api:
+            for _ in range(100):
+                listing = (await api.get("/v1/invoices", headers=auth(ADMIN))).json()
+                if len(listing) == 3:
+                    break
+                await asyncio.sleep(0.2)
+            assert sorted((d["client_id"], d["period"], d["status"]) for d in listing) == [
+                ("acme", "2025-02", "issued"), ("acme", MARCH, "issued"), ("beta", MARCH, "issued")]

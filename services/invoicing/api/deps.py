@@ -19,7 +19,6 @@ from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, requi
 from libs.common.auth import Principal
 from libs.common.periods import Period, parse_period
 from services.invoicing.issuing import InvoiceDesk
-from services.invoicing.ledger import Ledger
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
@@ -70,9 +69,9 @@ def _settings(request: Request) -> InvoicingSettings:
 
 
 def _desk(request: Request) -> InvoiceDesk:
-    state = request.app.state
-    return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
-                       state.pipeline, state.clock)
+    from services.invoicing.app import desk_of  # the app module imports the routers
+
+    return desk_of(request.app)
 
 
 def _now(request: Request) -> datetime:
