@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.errors import Unavailable
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
@@ -62,11 +63,12 @@ class AlertsRuntime:
 
     @property
     def store(self) -> AlertStore:
-        assert self.service is not None, "the app has not started"
-        return self.service.store
+        return self.require_service().store
 
     def require_service(self) -> AlertService:
-        assert self.service is not None, "the app has not started"
+        """The service once the lifespan made it; before (or after) that a 503 to retry, not an assert."""
+        if self.service is None:
+            raise Unavailable("alerts is starting or stopping; retry in a moment")
         return self.service
 
 
