@@ -273,8 +273,9 @@ async def test_months_are_issued_automatically_after_their_grace_period(settings
 
             # beta's own 6-hour grace has passed, the agency's 24 hours have not (for March; acme's
             # February, one late-night event, is long due).
-            assert [(d.client_id, d.period, d.number) for d in await issuer.run_once()] == [
-                ("beta", MARCH, "TT-2025-000001"), ("acme", "2025-02", "TT-2025-000002")]
+            first = await issuer.run_once()
+            assert [(d.client_id, d.period) for d in first] == [("beta", MARCH), ("acme", "2025-02")]
+            assert sorted(d.number for d in first) == ["TT-2025-000001", "TT-2025-000002"]
             assert (await get(api, "acme", MARCH)).json()["status"] == "draft"
 
             clock.now = datetime(2025, 4, 2, 0, 0, 1, tzinfo=UTC)
