@@ -9,9 +9,10 @@ usage object exactly as the API returned it.
 Shapes understood (detected from the keys):
 
 - OpenAI Chat Completions: ``prompt_tokens``, ``completion_tokens``,
-  ``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``;
-- OpenAI Responses: ``input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``,
-  ``output_tokens_details.reasoning_tokens``;
+  ``prompt_tokens_details.cached_tokens`` and ``.cache_write_tokens`` (both part of the prompt
+  count), ``completion_tokens_details.reasoning_tokens``;
+- OpenAI Responses: ``input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``
+  and ``.cache_write_tokens``, ``output_tokens_details.reasoning_tokens``;
 - Anthropic Messages: ``input_tokens``, ``output_tokens``, ``cache_read_input_tokens``,
   ``cache_creation_input_tokens``;
 - Google Gemini ``usageMetadata``: ``promptTokenCount``, ``candidatesTokenCount``,
@@ -19,6 +20,8 @@ Shapes understood (detected from the keys):
   (or the Python SDK's snake_case spelling of the same).
 
 Totals (``total_tokens``, ``totalTokenCount``) are ignored: they are derived, never billed.
+Payloads dumped from the vendors' SDK types (``model_dump()``) are read as they are: their
+``null`` counts are zeros, their extra keys are ignored.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class _Shape(BaseModel):
 
 class _PromptDetails(_Shape):
     cached_tokens: OptionalCount = 0
+    cache_write_tokens: OptionalCount = 0
+    """Prompt tokens written to the cache (current ``openai`` SDK); part of the prompt count."""
 
 
 class _CompletionDetails(_Shape):
@@ -234,14 +239,29 @@ def _part(whole_field: str, whole: int, part_field: str, part: int) -> int:
     return whole - part
 
 
+def _cached_part(whole_field: str, whole: int, details: str, cached: int, written: int) -> int:
+    """OpenAI's prompt count includes cache reads and (current SDKs) cache writes: the rest is plain input."""
+    if not written:
+        return _part(whole_field, whole, f"{details}.cached_tokens", cached)
+    if cached + written > whole:
+        raise UsageMappingError.single(
+            f"usage.{details}",
+            f"usage.{details}.cached_tokens + cache_write_tokens ({cached} + {written}) exceeds "
+            f"usage.{whole_field} ({whole})",
+        )
+    return whole - cached - written
+
+
 def _from_openai_chat(usage: Mapping[str, Any]) -> Buckets:
     """prompt_tokens include cached tokens; completion_tokens include reasoning tokens."""
     u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
     cached = (u.prompt_tokens_details and u.prompt_tokens_details.cached_tokens) or 0
+    written = (u.prompt_tokens_details and u.prompt_tokens_details.cache_write_tokens) or 0
     reasoning = (u.completion_tokens_details and u.completion_tokens_details.reasoning_tokens) or 0
     return _tokens(
-        input_tokens=_part("prompt_tokens", u.prompt_tokens, "prompt_tokens_details.cached_tokens", cached),
+        input_tokens=_cached_part("prompt_tokens", u.prompt_tokens, "prompt_tokens_details", cached, written),
         cache_read_tokens=cached,
+        cache_write_tokens=written,
         output_tokens=_part(
             "completion_tokens", u.completion_tokens or 0, "completion_tokens_details.reasoning_tokens", reasoning
         ),
@@ -253,10 +273,12 @@ def _from_openai_responses(usage: Mapping[str, Any]) -> Buckets:
     """input_tokens include cached tokens; output_tokens include reasoning tokens."""
     u: OpenAIResponsesUsage = _validate(OpenAIResponsesUsage, usage)
     cached = (u.input_tokens_details and u.input_tokens_details.cached_tokens) or 0
+    written = (u.input_tokens_details and u.input_tokens_details.cache_write_tokens) or 0
     reasoning = (u.output_tokens_details and u.output_tokens_details.reasoning_tokens) or 0
     return _tokens(
-        input_tokens=_part("input_tokens", u.input_tokens, "input_tokens_details.cached_tokens", cached),
+        input_tokens=_cached_part("input_tokens", u.input_tokens, "input_tokens_details", cached, written),
         cache_read_tokens=cached,
+        cache_write_tokens=written,
         output_tokens=_part("output_tokens", u.output_tokens, "output_tokens_details.reasoning_tokens", reasoning),
         reasoning_tokens=reasoning,
     )

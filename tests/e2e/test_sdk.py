@@ -72,3 +72,27 @@ def test_the_readme_script_bills_openai_anthropic_and_gemini_calls(pipeline: Pip
     # Gemini: prompt 5000 of which 4000 cached; thoughts on top of candidates
     assert _buckets(_line(invoice, GEMINI_MODEL)) == [1000, 4000, 0, 700, 300]
     assert sum(line["events"] for line in invoice["lines"]) == 6
+
+
+def test_openai_cache_writes_are_billed_at_the_cache_write_price(pipeline: Pipeline) -> None:
+    from openai.types import CompletionUsage
+    from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
+
+    client_id = new_client_id("cachewrite")
+    pipeline.add_price("openai", "gpt-cache-write-test", "2.00", output_per_mtok="8.00", cache_read_per_mtok="0.20",
+                       cache_write_per_mtok="2.50", reasoning_per_mtok="8.00")
+    usage = CompletionUsage(prompt_tokens=3_000_000, completion_tokens=500_000, total_tokens=3_500_000,
+                            prompt_tokens_details=PromptTokensDetails(cached_tokens=1_000_000,
+                                                                      cache_write_tokens=1_200_000),
+                            completion_tokens_details=CompletionTokensDetails(reasoning_tokens=100_000))
+    with TokenTally(pipeline.services["ingest"].url or "", api_key=INGEST_KEY) as tally:
+        tally.record(client_id, "openai", "gpt-cache-write-test", usage=usage)  # sent as model_dump(), nulls too
+        assert tally.flush(30)
+        assert tally.stats().delivered == 1
+
+    invoice = pipeline.wait_for_events(client_id, datetime.now(UTC).strftime("%Y-%m"), 1)
+
+    (line,) = invoice["lines"]
+    assert _buckets(line) == [800_000, 1_000_000, 1_200_000, 400_000, 100_000]
+    # 0.8M x $2 + 1M x $0.20 + 1.2M x $2.50 + 0.4M x $8 + 0.1M x $8 = 1.60 + 0.20 + 3.00 + 3.20 + 0.80
+    assert line["amount"] == "8.80"

@@ -1,0 +1,63 @@
+"""Usage payloads as the vendors' current SDK types dump them (``model_dump()``, nulls and all),
+including OpenAI's cache writes, mapped onto the five buckets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from anthropic.types import CacheCreation
+from anthropic.types import Usage as AnthropicUsage
+from google.genai.types import GenerateContentResponseUsageMetadata
+from openai.types import CompletionUsage
+from openai.types.completion_usage import CompletionTokensDetails, PromptTokensDetails
+from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails, ResponseUsage
+
+from libs.common.usage import UsageMappingError, usage_buckets
+
+ORDER = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+
+
+def buckets(usage: Any, provider: str | None = None, mode: str = "python") -> list[int]:
+    result = usage_buckets(usage.model_dump(mode=mode), provider)
+    return [result[name] for name in ORDER]
+
+
+def test_openai_chat_cache_writes_leave_the_input_bucket() -> None:
+    usage = CompletionUsage(prompt_tokens=10_000, completion_tokens=500, total_tokens=10_500,
+                            prompt_tokens_details=PromptTokensDetails(cached_tokens=6_000, cache_write_tokens=3_000),
+                            completion_tokens_details=CompletionTokensDetails(reasoning_tokens=200))
+    assert buckets(usage) == [1_000, 6_000, 3_000, 300, 200]
+
+
+def test_openai_responses_cache_writes_leave_the_input_bucket() -> None:
+    usage = ResponseUsage(input_tokens=10_000, output_tokens=500, total_tokens=10_500,
+                          input_tokens_details=InputTokensDetails(cached_tokens=6_000, cache_write_tokens=3_000),
+                          output_tokens_details=OutputTokensDetails(reasoning_tokens=200))
+    assert buckets(usage, "openai", mode="json") == [1_000, 6_000, 3_000, 300, 200]
+
+
+def test_openai_cache_counts_over_the_prompt_name_the_details() -> None:
+    usage = {"prompt_tokens": 100, "completion_tokens": 1,
+             "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 50}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(usage)
+    assert caught.value.issues[0].field == "usage.prompt_tokens_details"
+    assert "(60 + 50) exceeds usage.prompt_tokens (100)" in caught.value.issues[0].message
+
+
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_model_dumps_with_their_nulls_are_read_as_they_are(mode: str) -> None:
+    bare_openai = CompletionUsage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    assert bare_openai.model_dump()["prompt_tokens_details"] is None
+    assert buckets(bare_openai, mode=mode) == [10, 0, 0, 5, 0]
+    anthropic = AnthropicUsage(input_tokens=21, output_tokens=393, cache_read_input_tokens=None,
+                               cache_creation_input_tokens=188_086,
+                               cache_creation=CacheCreation(ephemeral_5m_input_tokens=188_086,
+                                                            ephemeral_1h_input_tokens=0))
+    assert buckets(anthropic, "anthropic", mode) == [21, 0, 188_086, 393, 0]
+    gemini = GenerateContentResponseUsageMetadata(prompt_token_count=5_000, candidates_token_count=700,
+                                                  cached_content_token_count=4_000, thoughts_token_count=300,
+                                                  total_token_count=6_000)
+    assert gemini.model_dump()["tool_use_prompt_token_count"] is None
+    assert buckets(gemini, "google", mode) == [1_000, 4_000, 0, 700, 300]
