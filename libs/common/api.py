@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
 from libs.common.auth import KeyRing, Principal
 from libs.common.errors import Conflict, InvalidInput, NotFound, TokenTallyError, Unavailable
@@ -30,6 +31,34 @@ class Unauthorized(TokenTallyError):
 
 class Forbidden(TokenTallyError):
     """A known key whose scope does not cover this request."""
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": <code>, "detail": <message or field list>}``."""
+
+    error: str = Field(examples=["invalid_request"])
+    detail: str | list[FieldProblem] | list[Any] = Field(examples=["missing 'Authorization: Bearer <key>' header"])
+
+
+_ERROR_MEANINGS = {
+    401: "No key, or an unknown key (`WWW-Authenticate: Bearer`).",
+    403: "The key's scope does not allow this.",
+    404: "Not found.",
+    413: "The body is over the size limit.",
+    415: "A content type (or encoding) this endpoint does not read.",
+    422: "The request is invalid; `detail` names each field at fault.",
+    503: "A dependency (Kafka, ClickHouse) is away: nothing was done, retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers a route really gives, with their body."""
+    return {code: {"model": ErrorBody, "description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str:

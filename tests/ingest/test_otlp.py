@@ -173,3 +173,18 @@ async def test_the_http_errors(ingest: httpx.AsyncClient) -> None:
     garbage = await ingest.post("/v1/traces", content=b"\xff\xff\xff", headers=_headers())
     assert garbage.status_code == 422
     assert "protobuf" in garbage.json()["detail"]
+
+
+async def test_the_openapi_document_declares_every_answer(ingest: httpx.AsyncClient) -> None:
+    spec = (await ingest.get("/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == {"type": "http", "scheme": "bearer"}
+    events = spec["paths"]["/v1/events"]["post"]
+    traces = spec["paths"]["/v1/traces"]["post"]
+    assert set(events["responses"]) == {"202", "401", "403", "413", "415", "422", "503"}
+    assert set(traces["responses"]) == {"200", "401", "403", "413", "415", "422", "503"}
+    assert events["security"] == traces["security"] == [{"HTTPBearer": []}]
+    error = spec["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"error", "detail"}
+    # the 422 of /v1/events is either the per-event answer or an error body, as really sent
+    refs = json.dumps(events["responses"]["422"]["content"]["application/json"]["schema"])
+    assert "IngestResult" in refs and "ErrorBody" in refs

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from libs.common.api import CurrentPrincipal, Forbidden
+from libs.common.api import CurrentPrincipal, ErrorBody, Forbidden, error_responses
 from libs.common.errors import InvalidInput
 from libs.common.events import IDEMPOTENCY_RULE
 from services.ingest.service import IngestResult, IngestService
@@ -31,7 +31,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("", status_code=202, responses={202: {"model": IngestResult}},
+@router.post("", status_code=202,
+             responses={202: {"model": IngestResult},
+                        **error_responses(401, 403, 413, 415, 503),
+                        422: {"model": IngestResult | ErrorBody,
+                              "description": "No event was valid (the same body as 202), or the body is not "
+                                             "readable JSON (an error body)."}},
              description="Validate every event; publish the valid ones; name each invalid one by index. "
                          "All-invalid input gets 422 with the same body.\n\n"
                          "**Timestamps** must be at most 5 minutes ahead and, with an ingest key, at most 35 days "

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from libs.common.api import CurrentPrincipal, Forbidden
+from libs.common.api import CurrentPrincipal, Forbidden, error_responses
 from services.ingest.api.events import read_body
 from services.ingest.traces import ingest_traces
 
@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1/traces", tags=["opentelemetry"])
 @router.post("", status_code=200,
              responses={200: {"description": "An OTLP `ExportTraceServiceResponse` in the request's encoding; "
                                              "`partial_success.rejected_spans` counts spans refused and why.",
-                              "content": {"application/x-protobuf": {}, "application/json": {}}}},
+                              "content": {"application/x-protobuf": {}, "application/json": {}}},
+                        **error_responses(401, 403, 413, 415, 422, 503)},
              description="OTLP/HTTP traces (`application/x-protobuf` or `application/json`, optionally "
                          "`Content-Encoding: gzip`). Each span with GenAI usage attributes "
                          "(`gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`, cache attributes) becomes "
