@@ -190,6 +190,12 @@ CREATE TABLE IF NOT EXISTS price_overrides (
 ORDER BY override_id
 """
 
+BUDGET_BASIS_COLUMN = "budget_basis LowCardinality(String) DEFAULT 'cost'"
+"""``billed`` (the budget counts cost × (1 + markup), what the client pays) or ``cost``. Rows
+written before the column existed read ``cost``: existing clients keep the meaning their
+budget always had; the API gives new clients ``billed``."""
+
+
 def _client_table(name: str, engine: str, order_by: str) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS {name} (
@@ -200,7 +206,8 @@ CREATE TABLE IF NOT EXISTS {name} (
     alert_thresholds Array(Decimal(9, 4)),
     notify Array(String),
     created_at {TIME},
-    updated_at {TIME}
+    updated_at {TIME},
+    {BUDGET_BASIS_COLUMN}
 ) ENGINE = {engine}
 ORDER BY {order_by}
 """
@@ -265,3 +272,7 @@ UPGRADES: tuple[str, ...] = tuple(
     for table in DEDUPLICATED_TABLES
 )
 """For databases created before these settings existed (idempotent)."""
+UPGRADES += tuple(
+    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {BUDGET_BASIS_COLUMN}" for table in ("clients", "client_history")
+)
+"""Client records from before ``budget_basis``: the column appears with ``cost`` (idempotent)."""

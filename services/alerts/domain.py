@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 
 from libs.common.periods import Period
@@ -81,6 +81,26 @@ class BudgetSettings:
     monthly_budget: Decimal | None
     thresholds: tuple[Decimal, ...]
     notify: tuple[str, ...]
+    markup_percent: Decimal = Decimal(0)
+    budget_basis: str = "cost"
+    """``billed``: the budget counts cost × (1 + markup), what the client pays; ``cost``: provider prices."""
+
+    @property
+    def billed(self) -> bool:
+        return self.budget_basis == "billed"
+
+    def in_budget_terms(self, cost: Decimal) -> Decimal:
+        """An exact amount at cost, in the budget's basis (with the markup when billed)."""
+        if not self.billed:
+            return cost
+        with localcontext(Context(prec=60)):
+            return cost * (1 + self.markup_percent / 100)
+
+    def spend_in_budget_terms(self, spend: SpendSnapshot) -> SpendSnapshot:
+        return SpendSnapshot(
+            total_usd=self.in_budget_terms(spend.total_usd),
+            by_model=tuple(ModelSpend(m.provider, m.model, self.in_budget_terms(m.cost_usd)) for m in spend.by_model),
+        )
 
     @property
     def watched(self) -> bool:

@@ -7,7 +7,8 @@
     Acme Corp is on track to exceed its $500.00 AI budget for November 2026: $300.00 so far
     (60%), $560.00 projected by month end. Top models: openai gpt-4o $250.00.
 
-Spend is at cost (the providers' prices, before the client's markup), exact until shown;
+Each message ends by saying what the budget counts: billed amounts (cost × (1 + markup), the
+client's own dollars) or cost (the providers' prices, before markup). Spend is exact until shown;
 amounts are shown rounded half-up to cents, percentages rounded down (so "at 80%" is never
 said of 79.99%).
 """
@@ -77,6 +78,13 @@ def _top_models(models: Sequence[ModelSpend], limit: int) -> str:
     return " Top models: " + ", ".join(f"{m.provider} {m.model} {format_usd(m.cost_usd)}" for m in shown) + "."
 
 
+def _basis_note(basis: str, markup_percent: Decimal | None) -> str:
+    if basis == "billed":
+        markup = f" with the {format_percent(markup_percent / 100, places=4)} markup" if markup_percent else ""
+        return f" Amounts as billed{markup}."
+    return " Amounts at cost, before markup."
+
+
 def render(
     *,
     client_name: str,
@@ -88,12 +96,14 @@ def render(
     month_over: bool,
     top_models: Sequence[ModelSpend],
     top_limit: int = 3,
+    basis: str = "cost",
+    markup_percent: Decimal | None = None,
 ) -> Message:
     """The message for ``decision.send`` (which must be set)."""
     assert decision.send is not None
     name = client_name or "This client"
     budget_text = format_usd(budget)
-    models = _top_models(top_models, top_limit)
+    models = _top_models(top_models, top_limit) + _basis_note(basis, markup_percent)
     if decision.send.kind is Kind.FORECAST:
         assert projected is not None
         return Message(

@@ -136,9 +136,10 @@ class AlertService:
             client = await self.store.client(client_id)
             if client is None or not client.watched:
                 return Decision(send=None, passed=(), covered=(), covered_by=None)
-            spend, records = await asyncio.gather(
+            cost, records = await asyncio.gather(
                 self.store.spend(client_id, period), self.store.records(client_id, period)
             )
+            spend = client.spend_in_budget_terms(cost)  # billed or at cost, as the budget counts
             now = self.clock()
             projected = self.projection(spend.total_usd, period, now)
             decision = decide(
@@ -168,7 +169,7 @@ class AlertService:
             message = render(
                 client_name=client.name, period=period, decision=decision, budget=client.monthly_budget,
                 spent=spend.total_usd, projected=projected, month_over=month_over, top_models=spend.by_model,
-                top_limit=self.settings.top_models,
+                top_limit=self.settings.top_models, basis=client.budget_basis, markup_percent=client.markup_percent,
             )
             title, body = message.title, message.body
 
@@ -207,7 +208,7 @@ class AlertService:
                 break
             totals, fired = await asyncio.gather(self.store.period_totals(period), self.store.fired(period))
             for client in clients:
-                spent = totals.get(client.client_id, Decimal(0))
+                spent = client.in_budget_terms(totals.get(client.client_id, Decimal(0)))
                 decision = decide(
                     budget=client.monthly_budget, thresholds=client.thresholds, spent=spent,
                     projected=self.projection(spent, period, now), fired=fired.get(client.client_id, set()),

@@ -57,7 +57,7 @@ DELIVERY_COLUMNS = (
     "spend_usd", "budget_usd", "projected_usd", "attempts", "last_error", "next_attempt_at", "created_at",
     "updated_at", "delivered_at", "instance",
 )
-_CLIENT_COLUMNS = ("client_id", "name", "monthly_budget", "alert_thresholds", "notify")
+_CLIENT_COLUMNS = ("client_id", "name", "monthly_budget", "alert_thresholds", "notify", "markup_percent", "budget_basis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +152,8 @@ def _settings(row: dict[str, Any]) -> BudgetSettings:
         monthly_budget=row["monthly_budget"],
         thresholds=tuple(Decimal(t).normalize() for t in row["alert_thresholds"]),
         notify=tuple(row["notify"]),
+        markup_percent=Decimal(row["markup_percent"]),
+        budget_basis="billed" if row.get("budget_basis") == "billed" else "cost",
     )
 
 

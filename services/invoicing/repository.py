@@ -44,6 +44,7 @@ __all__ = [
 
 CLIENT_COLUMNS = (
     "client_id", "name", "markup_percent", "monthly_budget", "alert_thresholds", "notify", "created_at", "updated_at",
+    "budget_basis",
 )
 _SUMMED = ("events", *TOKEN_COLUMNS, "cost_usd")
 # Aliases differ from column names so no sum() can ever be read as a column of the same name.
@@ -129,6 +130,7 @@ def _client(row: dict[str, Any]) -> Client:
         notify=list(row["notify"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        budget_basis="billed" if row.get("budget_basis") == "billed" else "cost",
     )
 
 
@@ -192,6 +194,7 @@ class InvoicingRepository:
         row: Sequence[Any] = [
             client.client_id, client.name, client.markup_percent, client.monthly_budget,
             list(client.alert_thresholds), list(client.notify), client.created_at, client.updated_at,
+            client.budget_basis,
         ]
         async with _clickhouse_errors():  # history first: a version in ``clients`` is always in history
             await self._client.insert("client_history", [row], column_names=list(CLIENT_COLUMNS))

@@ -54,6 +54,7 @@ DecimalText = Annotated[Decimal, PlainSerializer(plain, return_type=str, when_us
 MarkupPercent = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=4), AfterValidator(_fixed_point)]
 Budget = Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=2), AfterValidator(_fixed_point)]
 Threshold = Annotated[Decimal, Field(gt=0, le=10, decimal_places=4), AfterValidator(_fixed_point)]
+BudgetBasis = Literal["billed", "cost"]
 ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -81,6 +82,9 @@ class ClientUpdate(BaseModel):
     )
     """Fractions of ``monthly_budget`` at which to alert (1.0 = the whole budget)."""
     notify: Annotated[list[NotifyUrl], Field(max_length=MAX_NOTIFY_URLS)] = Field(default_factory=list)
+    budget_basis: BudgetBasis | None = None
+    """What ``monthly_budget`` counts: ``billed`` (cost × (1 + markup), what the client pays) or
+    ``cost``. Omitted or null: the client's current basis, ``billed`` for a new client."""
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -104,6 +108,8 @@ class Client(BaseModel):
     notify: list[str]
     created_at: datetime
     updated_at: datetime
+    budget_basis: BudgetBasis = "cost"
+    """What ``monthly_budget`` counts (``billed`` or ``cost``); records from before it existed: ``cost``."""
 
 
 class UnitPrices(BaseModel):

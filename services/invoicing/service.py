@@ -179,6 +179,7 @@ def client_from_update(
         monthly_budget=update.monthly_budget.quantize(CENT) if update.monthly_budget is not None else None,
         alert_thresholds=[trim(t) for t in update.alert_thresholds],
         notify=list(update.notify),
+        budget_basis=update.budget_basis or (existing.budget_basis if existing is not None else "billed"),
         created_at=existing.created_at if existing is not None else now,
         updated_at=updated_at,
     )

@@ -65,3 +65,15 @@ def test_duplicate_targets_are_one_channel() -> None:
     assert len(settings.channels) == 2
     assert settings.channel(Channel("mailto://x@y.test").channel_id) == Channel("mailto://x@y.test")
     assert settings.channel("nope") is None
+
+
+def test_a_billed_budget_counts_spend_with_the_markup_exactly() -> None:
+    from services.alerts.domain import ModelSpend, SpendSnapshot
+
+    billed = BudgetSettings("acme", "Acme", Decimal("500"), (Decimal("0.8"),), ("json://x",),
+                            markup_percent=Decimal("12.5"), budget_basis="billed")
+    assert billed.in_budget_terms(Decimal("0.000001")) == Decimal("0.000001125")
+    snapshot = billed.spend_in_budget_terms(SpendSnapshot(Decimal("400"), (ModelSpend("openai", "gpt-4o", Decimal("400")),)))
+    assert snapshot.total_usd == Decimal("450") and snapshot.by_model[0].cost_usd == Decimal("450")
+    at_cost = BudgetSettings("acme", "Acme", Decimal("500"), (Decimal("0.8"),), ("json://x",), markup_percent=Decimal("25"))
+    assert at_cost.in_budget_terms(Decimal("400")) == Decimal("400")

@@ -55,6 +55,7 @@ def test_the_example_from_the_brief() -> None:
         "Acme is at 80% of its $500.00 AI budget for November 2026 ($401.12), past the 80% alert; "
         "on track for $560.00 by month end (over budget). "
         "Top models: openai gpt-4o $300.10, anthropic claude-3-5-sonnet $90.00, google gemini-1.5-pro $11.02."
+        " Amounts at cost, before markup."
     )
     assert not urgent
 
@@ -89,7 +90,7 @@ def test_the_forecast_message() -> None:
     assert title == "Acme is on track to exceed its AI budget for November 2026"
     assert body == (
         "Acme is on track to exceed its $500.00 AI budget for November 2026: $300.00 so far (60%), "
-        "$560.00 projected by month end. Top models: openai gpt-4o $300.10."
+        "$560.00 projected by month end. Top models: openai gpt-4o $300.10. Amounts at cost, before markup."
     )
     assert not urgent
 
@@ -97,9 +98,21 @@ def test_the_forecast_message() -> None:
 def test_a_month_that_is_over_says_ended_and_forecasts_nothing() -> None:
     title, body, _ = message("510", thresholds=("1",), projected="510", month_over=True, models=())
     assert title == "Acme ended at 102% of its AI budget for November 2026"
-    assert body == "Acme ended at 102% of its $500.00 AI budget for November 2026 ($510.00), past the 100% alert."
+    assert body == ("Acme ended at 102% of its $500.00 AI budget for November 2026 ($510.00), past the 100% alert."
+                    " Amounts at cost, before markup.")
 
 
 def test_models_that_cost_nothing_are_not_listed_and_at_most_three_are() -> None:
     _, body, _ = message("600", projected="900", models=(ModelSpend("openai", "free", D(0)), *MODELS))
     assert "free" not in body and "mistral" not in body and body.count(" $") == 5  # budget, forecast, three models
+
+
+def test_a_budget_in_billed_dollars_says_so() -> None:
+    _, body, _ = message("300", projected=None)
+    assert body.endswith("Amounts at cost, before markup.")
+    from services.alerts.messages import render
+
+    decision = decide(budget=D("500"), thresholds=[D("0.5")], spent=D("300"), projected=None, fired=())
+    rendered = render(client_name="Acme", period=NOV, decision=decision, budget=D("500"), spent=D("300"),
+                      projected=None, month_over=False, top_models=(), basis="billed", markup_percent=D("25"))
+    assert rendered.body.endswith("Amounts as billed with the 25% markup.")

@@ -112,7 +112,7 @@ async def test_a_crossing_is_recorded_then_sent_to_every_channel_once(rig: Rig) 
     body = rig.notifier.sent[0][1].body
     assert body.startswith("Acme is at 85% of its $100.00 AI budget for October 2026 ($85.00), past the 50% and "
                            "80% alerts; on track for $135.13 by month end (over budget).")
-    assert body.endswith("Top models: openai gpt-4o $60.00, openai claude $25.00.")
+    assert body.endswith("Top models: openai gpt-4o $60.00, openai claude $25.00. Amounts at cost, before markup.")
     slack, mail = Channel(SLACK).label, Channel(MAIL).label
     assert await rig.rows("acme") == sorted([
         ("2026-10", "threshold:0.8", slack, "delivered"), ("2026-10", "threshold:0.8", mail, "delivered"),
@@ -161,7 +161,7 @@ async def test_spend_updates_for_closed_months_are_ignored_and_last_month_gets_a
     await settle(service)
     (sent,) = rig.notifier.sent
     assert sent[1].body == "Acme ended at 120% of its $100.00 AI budget for September 2026 ($120.00), past the " \
-        "100% alert. Top models: openai gpt-4o $120.00."
+        "100% alert. Top models: openai gpt-4o $120.00. Amounts at cost, before markup."
 
 
 async def test_the_sweep_catches_a_budget_change_and_only_for_owned_clients(rig: Rig) -> None:

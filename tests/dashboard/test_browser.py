@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.select import Select
 
-from services.dashboard.formatting import money
-from tests.dashboard.conftest import ADMIN_KEY, INGEST_KEY, Stack
+from deploy.pipeline import wait_until
+from services.dashboard.formatting import money, percent
+from tests.dashboard.conftest import ADMIN_KEY, INGEST_KEY, Stack, usage
 from tests.support.browser import chromium, follow
 
 pytestmark = pytest.mark.integration
@@ -191,3 +194,39 @@ def test_the_portal_link_shows_only_its_client_and_nothing_of_the_agencys_costs(
         assert http.get(f"/portal/{token}").status_code == 200
         for admin_page in ("/", f"/clients/{client_id}"):  # the link opens nothing else
             assert http.get(admin_page).status_code == 303
+
+
+def budget_text(browser: Any) -> str:
+    return str(browser.find_element(By.CSS_SELECTOR, ".tile .budget-text").text)
+
+
+def test_the_budget_counts_billed_dollars_for_a_new_client_and_cost_when_chosen(stack: Stack, browser: Any) -> None:
+    browser.delete_all_cookies()
+    client_id = next(c for c in stack.clients if c.startswith("globex"))
+    sign_in(browser, stack, path=f"/clients/{client_id}")
+    invoice = api_invoice(stack, client_id)
+    assert budget_text(browser).startswith(f"{percent(Decimal(invoice['total']) / 500)} of $500.00 billed")
+    Select(browser.find_element(By.ID, "budget_basis")).select_by_value("cost")
+    browser.find_element(By.ID, "save-settings").click()
+    assert browser.find_element(By.ID, "saved")
+    assert budget_text(browser).startswith(f"{percent(Decimal(invoice['base_cost']) / 500)} of $500.00 cost")
+    with stack.pipeline.http("invoicing") as invoicing:
+        assert invoicing.get(f"/v1/clients/{client_id}").json()["budget_basis"] == "cost"
+
+
+def test_alerts_count_a_billed_budget_with_the_markup(stack: Stack, browser: Any) -> None:
+    """$6 at cost with a 100% markup is $12 billed: over a $10 billed budget, under it at cost."""
+    client_id = "basis-" + acme(stack).split("-")[1]
+    stack.pipeline.put_client(client_id, markup_percent="100", monthly_budget="10.00", alert_thresholds=["1"],
+                              notify=["json://127.0.0.1:9/unreachable"])
+    at = datetime.now(UTC)
+    reply = stack.pipeline.send([usage(client_id, "gpt-4o", at, 2_400_000, 0)], key=ADMIN_KEY)  # $6.00 at cost
+    assert reply.status_code == 202
+    with stack.pipeline.http("alerts") as alerts:
+        records = wait_until(lambda: alerts.get(f"/v1/clients/{client_id}/alerts").json(), 60, "the billed alert")
+    assert records[0]["kind"] == "threshold" and records[0]["spend_usd"] == "12"
+    assert "at 120% of its $10.00 AI budget" in records[0]["message"]
+    assert records[0]["message"].endswith("Amounts as billed with the 100% markup.")
+    browser.get(f"{stack.dashboard}/clients/{client_id}")
+    assert "120%" in browser.find_element(By.CSS_SELECTOR, "#alerts tbody").text or \
+        "100%" in browser.find_element(By.CSS_SELECTOR, "#alerts tbody").text

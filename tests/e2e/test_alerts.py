@@ -176,7 +176,8 @@ class AlertsRig:
         """Give ``client`` a budget with a Slack-style and (optionally) an email target: (path, address)."""
         path, address = f"/services/{client}", f"{client}@agency.test"
         notify = [slack_url or self.slack.url(path)] + ([self.mail.url(address)] if mail else [])
-        self.pipeline.put_client(client, monthly_budget=budget, alert_thresholds=thresholds, notify=notify)
+        self.pipeline.put_client(client, monthly_budget=budget, alert_thresholds=thresholds, notify=notify,
+                                 budget_basis="cost")  # these scenarios count the budget at cost
         return path, address
 
     def spend(self, client: str, dollars: int | str, *, timestamp: str = "2026-10-03T10:00:00Z") -> float:
@@ -376,7 +377,7 @@ def test_a_budget_change_mid_month_reevaluates_without_resending(rig: AlertsRig)
 def test_api_lists_alerts_to_admin_and_the_clients_own_key_with_channels_masked(rig: AlertsRig) -> None:
     secret = uuid.uuid4().hex
     path = "/services/acme"
-    rig.pipeline.put_client("acme", monthly_budget="5.00", alert_thresholds=["1.0"],
+    rig.pipeline.put_client("acme", monthly_budget="5.00", alert_thresholds=["1.0"], budget_basis="cost",
                             notify=[f"json://user:{secret}@127.0.0.1:{rig.slack.port}{path}/{secret}"])
     rig.spend("acme", 6)
     wait_until(lambda: rig.slack.accepted(f"{path}/{secret}"), 30, "acme's message")

@@ -253,12 +253,23 @@ def test_client_update_fills_defaults_and_keeps_created_at() -> None:
     assert first.model_dump(mode="json") == {
         "client_id": "acme", "name": "Acme", "markup_percent": "25", "monthly_budget": "500.00",
         "alert_thresholds": ["0.5", "0.8", "1"], "notify": [], "created_at": "2026-03-01T09:00:00Z",
-        "updated_at": "2026-03-01T09:00:00Z",
+        "updated_at": "2026-03-01T09:00:00Z", "budget_basis": "billed",  # a new client's budget is in billed dollars
     }
     later = client_from_update("acme", ClientUpdate(name="Acme 2", markup_percent=Decimal("10")), first, DEFAULTS,
                                first_at + timedelta(hours=1))
     assert (later.created_at, later.updated_at) == (first_at, first_at + timedelta(hours=1))
     assert later.monthly_budget is None  # PUT replaces the whole record
+
+
+def test_budget_basis_is_billed_for_new_clients_and_kept_when_omitted() -> None:
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    existing = client_from_update("old", ClientUpdate(name="Old"), None, DEFAULTS, at).model_copy(
+        update={"budget_basis": "cost"})  # as a record from before the column reads
+    assert client_from_update("old", ClientUpdate(name="Old 2"), existing, DEFAULTS, at).budget_basis == "cost"
+    switched = client_from_update("old", ClientUpdate(name="Old", budget_basis="billed"), existing, DEFAULTS, at)
+    assert switched.budget_basis == "billed"
+    with pytest.raises(ValueError, match="budget_basis"):
+        ClientUpdate.model_validate({"name": "x", "budget_basis": "dollars"})
 
 
 def test_client_update_version_grows_even_if_the_clock_does_not() -> None:
