@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -14,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from libs.common.auth import KeyRing
 from services.dashboard import formatting
-from services.dashboard.api import auth, clients, overview, portal
+from services.dashboard.api import auth, clients, margins, overview, portal, prices, whatif
 from services.dashboard.backend import Backend, BackendUnavailable
 from services.dashboard.deps import Forbidden, NotSignedIn, PageError
 from services.dashboard.sessions import PortalLinks, Sessions
@@ -39,7 +41,8 @@ SECURITY_HEADERS = {
 
 def templates() -> Jinja2Templates:
     engine = Jinja2Templates(directory=HERE / "templates")
-    engine.env.filters.update(money=formatting.money, percent=formatting.percent, number=formatting.number)
+    engine.env.filters.update(money=formatting.money, percent=formatting.percent, number=formatting.number,
+                              per_mtok=formatting.per_mtok)
     engine.env.globals.update(invoice_label=invoice_label)
     return engine
 
@@ -66,12 +69,17 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     app.state.portal_links = PortalLinks(secret, settings.portal_days * 86_400)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, overview.router, clients.router, portal.router):
+    for router in (auth.router, overview.router, clients.router, portal.router, margins.router, whatif.router,
+                   prices.router):
         app.include_router(router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
+        # How long the page took on the server (backend calls and rendering), for browsers' dev
+        # tools and bench/dashboard.py.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -79,7 +87,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     @app.exception_handler(NotSignedIn)
     async def _sign_in_first(request: Request, exc: NotSignedIn) -> Response:
         if request.method == "GET":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return HTMLResponse("Sign in first.", status_code=401)
 
     def _error_page(request: Request, status: int, title: str, message: str) -> Response:

@@ -74,8 +74,15 @@ class Backend:
     async def invoice(self, client_id: str, period: str) -> dict[str, Any] | None:
         return await self._get("invoicing", f"/v1/clients/{client_id}/invoices/{period}")  # type: ignore[no-any-return]
 
+    async def documents(self, period: str) -> list[dict[str, Any]]:
+        """Issued invoices of a month (issue 9's ledger); empty where the API has none."""
+        return await self._get("invoicing", "/v1/invoices", {"period": period, "kind": "invoice"}) or []
+
     async def daily_usage(self, client_id: str, period: str) -> list[dict[str, Any]]:
         return await self._get("invoicing", f"/v1/clients/{client_id}/usage/{period}") or []
+
+    async def models_in_use(self, period: str) -> list[dict[str, Any]]:
+        return await self._get("invoicing", f"/v1/usage/{period}/models") or []
 
     async def put_client(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self._call("invoicing", "PUT", f"/v1/clients/{client_id}", json=body)

@@ -41,3 +41,13 @@ def percent(value: Decimal | None, places: int = 0) -> str:
 
 def number(value: int | Decimal | None) -> str:
     return "—" if value is None else f"{value:,}"
+
+
+def per_mtok(value: Decimal | str | None) -> str:
+    """A per-million-token price as stored, without trailing zeros past cents: ``$2.50``, ``$0.075``."""
+    amount = to_decimal(value) if isinstance(value, str) else value
+    if amount is None:
+        return "—"
+    text = format(amount.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"

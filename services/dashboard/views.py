@@ -132,13 +132,19 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
-def invoice_status(summary: Mapping[str, Any] | None, period: Period, now: datetime) -> str:
-    """Last month's invoice as the invoicing API describes it: its lifecycle ``status``
-    (draft / issued / paid) when the API gives one, else ``open`` or ``not issued``."""
+def invoice_status(summary: Mapping[str, Any] | None, period: Period, now: datetime,
+                   issued: Iterable[Mapping[str, Any]] = ()) -> str:
+    """A month's invoice in one word: ``paid`` / ``issued`` from the invoicing ledger (a void
+    one only when nothing replaced it), else ``draft`` (``open`` while the month runs), or
+    ``none`` without usage or record."""
+    statuses = [d.get("status") for d in issued if d.get("kind", "invoice") == "invoice"]
+    for status in ("paid", "issued", "void"):
+        if status in statuses:
+            return status
     if summary is None:
         return "none"
     status = summary.get("status")
-    if isinstance(status, str) and status and status not in ("open", "closed"):
+    if isinstance(status, str) and status in ("issued", "paid", "void"):
         return status
     return "open" if not period.is_closed(now) else "draft"
 
@@ -150,7 +156,7 @@ def invoice_label(invoice: Mapping[str, Any]) -> str:
         value = invoice.get(key)
         if isinstance(value, str) and value in ("draft", "issued", "paid", "void"):
             return value
-    return "draft (month still open)" if invoice.get("status") == "open" else "draft"
+    return "draft"
 
 
 def build_overview(
@@ -161,11 +167,15 @@ def build_overview(
     clients: Iterable[Mapping[str, Any]],
     alert_counts: Mapping[str, int] | None,
     last_month: Iterable[Mapping[str, Any]],
+    issued: Iterable[Mapping[str, Any]] = (),
     sort: str = "billed",
     descending: bool = True,
 ) -> Overview:
     records = {c["client_id"]: c for c in clients}
     previous = {s["client_id"]: s for s in last_month}
+    documents: dict[str, list[Mapping[str, Any]]] = {}
+    for document in issued:
+        documents.setdefault(str(document.get("client_id")), []).append(document)
     rows = []
     for summary in summaries:
         client_id = summary["client_id"]
@@ -182,7 +192,8 @@ def build_overview(
             events=int(summary.get("events", 0)),
             budget=budget_status(record, cost, billed, period, now),
             alerts_sent=None if alert_counts is None else alert_counts.get(client_id, 0),
-            last_invoice_status=invoice_status(previous.get(client_id), period.previous(), now),
+            last_invoice_status=invoice_status(previous.get(client_id), period.previous(), now,
+                                               documents.get(client_id, ())),
         ))
     sort = sort if sort in SORT_KEYS else "billed"
     rows.sort(key=SORT_KEYS[sort], reverse=descending)

@@ -28,7 +28,7 @@ from libs.common.periods import Period
 from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
 from services.invoicing.amounts import trim
 from services.invoicing.domain import UsageTotals
-from services.invoicing.schemas import Client, DailyUsage
+from services.invoicing.schemas import Client, DailyUsage, ModelInUse
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,18 @@ def daily_usage_query(client_id: str, period: Period) -> Query:
         " WHERE client_id = {client_id:String} AND day >= {first:Date} AND day < {next:Date}"
         " GROUP BY day, provider, model ORDER BY day, provider, model",
         {"client_id": client_id, "first": period.first_day, "next": period.end.date()},
+    )
+
+
+def models_in_use_query(period: Period) -> Query:
+    """Every model billed in a month, per price row, across clients (the dashboard's price page)."""
+    return Query(
+        "SELECT provider, model, price_source, price_id, price_tier, input_per_mtok, output_per_mtok,"
+        " uniqExact(client_id) AS clients, sum(events) AS sum_events, sum(cost_usd) AS sum_cost_usd"
+        " FROM usage_totals_monthly WHERE month = {month:Date}"
+        " GROUP BY provider, model, price_source, price_id, price_tier, input_per_mtok, output_per_mtok"
+        " ORDER BY sum_cost_usd DESC, provider, model",
+        {"month": period.first_day},
     )
 
 
@@ -170,6 +182,15 @@ class InvoicingRepository:
                        cost_usd=trim(row["sum_cost_usd"], 2),
                        **{column: int(row[f"sum_{column}"]) for column in ("events", *TOKEN_COLUMNS)})
             for row in await self._rows(daily_usage_query(client_id, period))
+        ]
+
+    async def models_in_use(self, period: Period) -> list[ModelInUse]:
+        return [
+            ModelInUse(provider=r["provider"], model=r["model"], price_source=r["price_source"],
+                       price_id=r["price_id"], price_tier=r["price_tier"],
+                       input_per_mtok=trim(r["input_per_mtok"], 2), output_per_mtok=trim(r["output_per_mtok"], 2),
+                       clients=int(r["clients"]), events=int(r["sum_events"]), cost_usd=trim(r["sum_cost_usd"], 2))
+            for r in await self._rows(models_in_use_query(period))
         ]
 
     async def get_client(self, client_id: str) -> Client | None:

@@ -33,6 +33,7 @@ __all__ = [
     "LinePrice",
     "UnitPrices",
     "DailyUsage",
+    "ModelInUse",
 ]
 
 
@@ -231,6 +232,21 @@ class InvoiceSummary(BaseModel):
     markup: DecimalText
     total: DecimalText
     events: int
+
+
+class ModelInUse(BaseModel):
+    """One model at one price row, billed in a month across every client (at cost)."""
+
+    provider: str
+    model: str
+    price_source: str
+    price_id: str
+    price_tier: str
+    input_per_mtok: DecimalText
+    output_per_mtok: DecimalText
+    clients: int
+    events: int
+    cost_usd: DecimalText
 
 
 class DailyUsage(BaseModel):

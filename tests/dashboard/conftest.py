@@ -26,6 +26,7 @@ SERVICES = ("pricing", "aggregator", "invoicing", "alerts", "ingest", "dashboard
 class Stack:
     pipeline: Pipeline
     period: str
+    previous: str
     clients: dict[str, dict[str, Any]]
 
     @property
@@ -57,12 +58,16 @@ def seed(pipeline: Pipeline, now: datetime) -> dict[str, dict[str, Any]]:
             events.append(usage(client_id, "gpt-4o", day, 1_000_000 * (n + 1), 200_000))
             events.append(usage(client_id, "gpt-4o-mini", day, 3_000_000, 500_000 * (n + 1)))
     events.append(usage(list(clients)[0], "claude-3-5-sonnet", days[-1], 890_000, 0, provider="anthropic"))
+    last_month = (start - timedelta(days=1)).replace(day=15, hour=12)
+    for n, client_id in enumerate(clients):  # the month before, for margins and the invoice status
+        events.append(usage(client_id, "gpt-4o", last_month, 4_000_000 * (n + 1), 100_000))
     reply = pipeline.send(events, key=ADMIN_KEY)
     assert reply.status_code == 202 and not reply.json()["rejected"], reply.text
-    period = now.strftime("%Y-%m")
+    period, previous = now.strftime("%Y-%m"), last_month.strftime("%Y-%m")
     for client_id in clients:
-        expected = sum(1 for e in events if e["client_id"] == client_id)
+        expected = sum(1 for e in events if e["client_id"] == client_id and e["timestamp"].startswith(period))
         pipeline.wait_for_events(client_id, period, expected, timeout=90)
+        pipeline.wait_for_events(client_id, previous, 1, timeout=90)
     return clients
 
 
@@ -78,6 +83,7 @@ def stack(
     try:
         now = datetime.now(UTC)
         clients = seed(pipeline, now)
-        yield Stack(pipeline=pipeline, period=now.strftime("%Y-%m"), clients=clients)
+        previous = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        yield Stack(pipeline=pipeline, period=now.strftime("%Y-%m"), previous=previous, clients=clients)
     finally:
         pipeline.close()

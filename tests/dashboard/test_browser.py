@@ -207,7 +207,7 @@ def test_the_budget_counts_billed_dollars_for_a_new_client_and_cost_when_chosen(
     invoice = api_invoice(stack, client_id)
     assert budget_text(browser).startswith(f"{percent(Decimal(invoice['total']) / 500)} of $500.00 billed")
     Select(browser.find_element(By.ID, "budget_basis")).select_by_value("cost")
-    browser.find_element(By.ID, "save-settings").click()
+    follow(browser, browser.find_element(By.ID, "save-settings"))
     assert browser.find_element(By.ID, "saved")
     assert budget_text(browser).startswith(f"{percent(Decimal(invoice['base_cost']) / 500)} of $500.00 cost")
     with stack.pipeline.http("invoicing") as invoicing:
@@ -230,3 +230,85 @@ def test_alerts_count_a_billed_budget_with_the_markup(stack: Stack, browser: Any
     browser.get(f"{stack.dashboard}/clients/{client_id}")
     assert "120%" in browser.find_element(By.CSS_SELECTOR, "#alerts tbody").text or \
         "100%" in browser.find_element(By.CSS_SELECTOR, "#alerts tbody").text
+
+
+def test_margins_compare_cost_markup_and_a_flat_fee(stack: Stack, browser: Any) -> None:
+    browser.delete_all_cookies()
+    sign_in(browser, stack, path="/margins?months=3&fee=30")
+    client_id = acme(stack)
+    row = browser.find_element(By.CSS_SELECTOR, f'#margins tr[data-client="{client_id}"]')
+    with stack.pipeline.http("invoicing") as invoicing:
+        last = invoicing.get(f"/v1/clients/{client_id}/invoices/{stack.previous}").json()
+    cost = Decimal(last["base_cost"])  # 4M gpt-4o input + 100k output: $11.00
+    assert cost > 0
+    flats = row.find_elements(By.CSS_SELECTOR, ".flat")
+    assert flats[-1].text == money(Decimal(30) - cost)
+    # the client exists since this test session: only last month counts, earlier ones show no fee
+    assert row.find_element(By.CSS_SELECTOR, ".flat-total").text == money(Decimal(30) - cost)
+    browser.save_screenshot(str(SCREENSHOTS / "margins.png"))
+    # a fee below the month's cost lost money, and the page says on whom
+    browser.get(f"{stack.dashboard}/margins?months=3&fee=5")
+    assert "Acme Corp" in browser.find_element(By.ID, "losing").text
+    browser.get(f"{stack.dashboard}/margins?months=3&fee=5.001")
+    assert "fee: at most two decimals" in browser.page_source
+
+
+def test_what_if_reprices_stored_tokens_exactly(stack: Stack, browser: Any) -> None:
+    from libs.common.money import token_cost
+
+    client_id = acme(stack)
+    with stack.pipeline.http("pricing") as pricing:
+        price = pricing.get("/v1/prices/openai/gpt-4o-mini").json()["price"]
+    # acme's gpt-4o calls this month: 2 × 1M input + 2 × 200k output
+    expected = token_cost(2_000_000, Decimal(price["input_per_mtok"])) + \
+        token_cost(400_000, Decimal(price["output_per_mtok"]))
+    browser.delete_all_cookies()
+    sign_in(browser, stack, path=f"/what-if?client={client_id}&month={stack.period}"
+            "&source=openai/gpt-4o&target=openai/gpt-4o-mini")
+    assert browser.find_element(By.ID, "whatif-swapped").text == money(expected, exact=True)
+    assert browser.find_element(By.ID, "whatif-actual").text == "$9.00"  # 2M @ $2.50 + 400k @ $10.00
+    invoice = api_invoice(stack, client_id)
+    after = Decimal(invoice["base_cost"]) - Decimal("9.00") + expected
+    assert browser.find_element(By.ID, "whatif-month-after").text == money(after)
+    browser.save_screenshot(str(SCREENSHOTS / "what-if.png"))
+
+
+def test_prices_show_models_overrides_and_redrive_the_quarantine(stack: Stack, browser: Any) -> None:
+    client_id = acme(stack)
+    model = "private-" + client_id.split("-")[1]
+    reply = stack.pipeline.send([usage(client_id, model, datetime.now(UTC), 1_000_000, 0)], key=ADMIN_KEY)
+    assert reply.status_code == 202
+    with stack.pipeline.http("pricing") as pricing:
+        wait_until(lambda: [u for u in pricing.get("/v1/unpriced").json() if u["model"] == model], 60, "quarantine")
+    browser.delete_all_cookies()
+    sign_in(browser, stack, path="/prices")
+    assert "gpt-4o-mini" in browser.find_element(By.ID, "models-in-use").text
+    assert model in browser.find_element(By.ID, "unpriced-events").text
+    follow(browser, browser.find_element(By.ID, "redrive"))
+    assert browser.find_element(By.ID, "redriven").text.startswith("Re-drive done: 0 events priced")
+    stack.pipeline.add_price("openai", model, "1.00")
+
+    def override_listed() -> bool:
+        browser.get(f"{stack.dashboard}/prices")
+        return model in browser.find_element(By.ID, "overrides").text
+
+    wait_until(override_listed, 30, "the override on the prices page")  # pricing reloads overrides every second
+    follow(browser, browser.find_element(By.ID, "redrive"))
+    wait_until(lambda: model not in browser.find_element(By.ID, "unpriced-events").text or browser.refresh(), 30,
+               "the quarantine to empty")
+    browser.save_screenshot(str(SCREENSHOTS / "prices.png"))
+
+
+def test_last_months_invoice_status_follows_the_invoicing_ledger(stack: Stack, browser: Any) -> None:
+    client_id = next(c for c in stack.clients if c.startswith("initech"))
+    with stack.pipeline.http("invoicing") as invoicing:
+        issued = invoicing.post(f"/v1/clients/{client_id}/invoices/{stack.previous}/issue")
+        assert issued.status_code == 200, issued.text
+        browser.delete_all_cookies()
+        sign_in(browser, stack, path=f"/?month={stack.period}")
+        row = browser.find_element(By.CSS_SELECTOR, f'#overview tr[data-client="{client_id}"]')
+        assert row.find_element(By.CSS_SELECTOR, ".status").text == "issued"
+        assert invoicing.post(f"/v1/invoices/{issued.json()['number']}/pay").status_code == 200
+    browser.get(f"{stack.dashboard}/?month={stack.period}")
+    row = browser.find_element(By.CSS_SELECTOR, f'#overview tr[data-client="{client_id}"]')
+    assert row.find_element(By.CSS_SELECTOR, ".status").text == "paid"

@@ -62,7 +62,9 @@ def test_overview_totals_sorting_and_last_month_status() -> None:
         summaries=[summary("a", "10.00", "2.50", "12.50"), summary("b", "30.10", "7.53", "37.63")],
         clients=[{"client_id": "a", "monthly_budget": "50"}],
         alert_counts={"b": 2},
-        last_month=[summary("a", "1", "0", "1", status="paid"), summary("b", "1", "0", "1")],
+        last_month=[summary("a", "1", "0", "1"), summary("b", "1", "0", "1")],
+        issued=[{"client_id": "a", "kind": "invoice", "status": "void"}, {"client_id": "a", "kind": "invoice",
+                                                                           "status": "paid"}],
         sort="cost", descending=False,
     )
     assert [r.client_id for r in overview.rows] == ["a", "b"]
@@ -81,7 +83,9 @@ def test_overview_without_alerts_says_so() -> None:
 def test_invoice_status_of_an_open_month_and_of_none() -> None:
     assert invoice_status(None, NOV, MID_NOV) == "none"
     assert invoice_status(summary("a", "1", "0", "1"), NOV, MID_NOV) == "open"
-    assert invoice_status(summary("a", "1", "0", "1", status="issued"), NOV, MID_NOV) == "issued"
+    assert invoice_status(summary("a", "1", "0", "1"), Period(2026, 10), MID_NOV) == "draft"
+    assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "invoice", "status": "issued"}]) == "issued"
+    assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "credit_note", "status": "issued"}]) == "none"
 
 
 def test_sessions_and_portal_links_reject_tampering_and_other_secrets() -> None:
@@ -97,3 +101,50 @@ def test_sessions_and_portal_links_reject_tampering_and_other_secrets() -> None:
     assert links.client_id(token[:-3] + "abc") is None
     assert PortalLinks("secret-one", 3600).client_id(cookie) is None  # a session cookie is not a portal link
     assert PortalLinks("secret-one", -1).client_id(token) is None  # expired
+
+
+def test_flat_fee_input_is_validated_with_the_field_named() -> None:
+    from services.dashboard.analysis import parse_fee
+
+    assert parse_fee("$1,250.50", "fee") == (Decimal("1250.50"), None)
+    assert parse_fee("", "fee") == (None, None)
+    for text, reason in (("abc", "not an amount"), ("-1", "zero or more"), ("1.001", "two decimals"),
+                         ("NaN", "zero or more"), ("1e20", "too large")):
+        fee, error = parse_fee(text, "fee.acme")
+        assert fee is None and error is not None and error.startswith("fee.acme:") and reason in error
+
+
+def test_margins_flag_the_months_a_flat_fee_lost_money() -> None:
+    from services.dashboard.analysis import build_margins
+
+    sep, octo = Period(2026, 9), Period(2026, 10)
+    margins = build_margins([sep, octo], {
+        sep: [summary("a", "80.00", "20.00", "100.00")], octo: [summary("a", "120.00", "30.00", "150.00")],
+    }, fees={}, default_fee=Decimal("100"))
+    (client,) = margins.clients
+    assert [m.flat_margin for m in client.months] == [Decimal("20.00"), Decimal("-20.00")]
+    assert client.months_lost == 1 and margins.losing == [client]
+    assert client.markup_margin == Decimal("50.00") and client.flat_margin == Decimal("0.00")
+    newer = build_margins([sep, octo], {octo: [summary("b", "10.00", "2.50", "12.50")]}, fees={},
+                          default_fee=Decimal("100")).clients[0]
+    assert newer.months[0].flat_margin is None and newer.flat_margin == Decimal("90.00")
+
+
+def test_swap_reprices_each_bucket_exactly() -> None:
+    from services.dashboard.analysis import swap_cost
+
+    daily = [
+        {"day": "2026-10-01", "provider": "openai", "model": "gpt-4o", "events": 2, "input_tokens": 1_000_001,
+         "output_tokens": 3, "cache_read_tokens": 10, "cache_write_tokens": 0, "reasoning_tokens": 0,
+         "cost_usd": "2.50253"},
+        {"day": "2026-10-02", "provider": "google", "model": "gemini", "events": 1, "input_tokens": 5,
+         "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+         "cost_usd": "1.00"},
+    ]
+    price = {"input_per_mtok": "0.15", "output_per_mtok": "0.6", "cache_read_per_mtok": "0.075",
+             "cache_write_per_mtok": "0", "reasoning_per_mtok": "0.6", "tier": ""}
+    result = swap_cost(daily, ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), price, Decimal("25"))
+    assert result.swapped_cost == Decimal("0.15000015") + Decimal("0.0000018") + Decimal("0.00000075")
+    assert result.actual_cost == Decimal("2.50253") and result.events == 2
+    assert result.month_cost_after == Decimal("1.00") + result.swapped_cost
+    assert result.billed_after == Decimal("1.15") + Decimal("0.29")

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from libs.common.clickhouse import connect, ensure_schema
-from libs.common.settings import AuthSettings, ClickHouseSettings
+from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings
 from services.invoicing.app import create_app
-from services.invoicing.settings import InvoicingSettings
+from services.invoicing.settings import DatabaseSettings, InvoicingSettings
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ CREATE TABLE {name} (
 
 
 async def test_an_upgrade_keeps_existing_budgets_at_cost_and_new_clients_are_billed(
-    clickhouse_settings: ClickHouseSettings,
+    clickhouse_settings: ClickHouseSettings, database_url: str, kafka_settings: KafkaSettings,
 ) -> None:
     admin = await connect(clickhouse_settings, database="default")
     await admin.command(f"CREATE DATABASE `{clickhouse_settings.database}`")
@@ -40,7 +40,8 @@ async def test_an_upgrade_keeps_existing_budgets_at_cost_and_new_clients_are_bil
     await client.close()
     await ensure_schema(clickhouse_settings)  # the upgrade: the column appears, old rows read 'cost'
 
-    settings = InvoicingSettings(clickhouse=clickhouse_settings,
+    settings = InvoicingSettings(clickhouse=clickhouse_settings, kafka=kafka_settings,
+                                 database=DatabaseSettings(url=SecretStr(database_url)),
                                  auth=AuthSettings(api_keys=SecretStr(json.dumps([{"key": ADMIN, "scope": "admin"}]))))
     app = create_app(settings)
     headers = {"Authorization": f"Bearer {ADMIN}"}

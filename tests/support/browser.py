@@ -43,6 +43,7 @@ def chromium(width: int = 1280, height: int = 800) -> Iterator[object]:
                      f"--window-size={width},{height}", "--force-device-scale-factor=1", "--lang=en-US"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(10)  # find_element waits for a page still loading after a click
     # The viewport itself is width×height (a window size would include the browser's frame).
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
