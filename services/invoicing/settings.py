@@ -51,6 +51,8 @@ class InvoicingSettings(BaseSettings):
     credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Za-z0-9-]{0,16}$")
     credit_note_first_number: int = Field(default=1, ge=1)
     payment_terms_days: int = Field(default=30, ge=0, le=365)
+    agency_name: str = Field(default="TokenTally", min_length=1, max_length=200)
+    """Who the invoices are from, on accounting exports."""
     grace_hours: int = Field(default=24, ge=0)
     """How long after a month ends its invoices stay drafts before they are issued automatically."""
     auto_issue_every_seconds: float = Field(default=60.0, gt=0)

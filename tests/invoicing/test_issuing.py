@@ -303,3 +303,20 @@ async def test_the_auto_issue_loop_runs_in_the_background(settings: InvoicingSet
                 await asyncio.sleep(0.2)
             assert sorted((d["client_id"], d["period"], d["status"]) for d in listing) == [
                 ("acme", "2025-02", "issued"), ("acme", MARCH, "issued"), ("beta", MARCH, "issued")]
+
+
+async def test_accounting_exports_carry_issued_documents_only(api: httpx.AsyncClient, settings: InvoicingSettings) -> None:
+    await insert_worked_example(settings.clickhouse)
+    acme = (await issue(api, "acme", MARCH)).json()["number"]
+    beta = (await issue(api, "beta", MARCH)).json()["number"]
+    await api.post(f"/v1/invoices/{beta}/void", json={"reason": "sent to the wrong address"}, headers=auth(ADMIN))
+    for system in ("xero", "quickbooks"):
+        reply = await api.get(f"/v1/exports/{system}", params={"period": MARCH}, headers=auth(ADMIN))
+        assert reply.status_code == 200, reply.text
+        assert acme in reply.text
+        assert all(amount in reply.text for amount in ("5.25", "2.67", "0.56", "2.12"))  # lines and markup
+        assert beta not in reply.text  # void
+    # April is still a draft: nothing to export.
+    april = await api.get("/v1/exports/xero", params={"period": APRIL}, headers=auth(ADMIN))
+    assert april.status_code == 200 and len(april.text.strip().splitlines()) == 1  # the header only
+    assert (await api.get("/v1/exports/sage", params={"period": MARCH}, headers=auth(ADMIN))).status_code == 422

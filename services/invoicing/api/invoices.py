@@ -21,6 +21,11 @@ from services.invoicing.api.deps import (
     Settings,
 )
 from services.invoicing.csv_export import invoice_csv, invoice_filename
+from services.invoicing.exports.issued import document_of
+from services.invoicing.exports.mapping import default_mapping
+from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
+from services.invoicing.exports.xero import xero_invoices_csv
+from services.invoicing.parties import AgencyProfile
 from services.invoicing.issuing import document_invoice
 from services.invoicing.ledger import StoredDocument
 from services.invoicing.schemas import DocumentSummary, Invoice, InvoiceSummary, VoidRequest
@@ -159,3 +164,16 @@ def _frozen_summary(invoice: Invoice) -> InvoiceSummary:
                           markup_percent=invoice.markup_percent, markup=invoice.markup, total=invoice.total,
                           events=sum(line.events for line in invoice.lines))
 
+
+
+@router.get("/v1/exports/{system}", responses={200: {"content": {"text/csv": {}}}})
+async def export(
+    system: Literal["xero", "quickbooks"], _: AdminCaller, desk: Desk, settings: Settings,
+    period: Annotated[str, Query(description="`YYYY-MM`: the documents of that month")],
+) -> Response:
+    """An import file of the month's issued invoices and credit notes (admin); void ones and drafts never in it."""
+    agency = AgencyProfile(name=settings.agency_name, invoice_prefix=settings.invoice_prefix)
+    documents = [document_of(d, agency) for d in await desk.ledger.listing(period=_period_query(period))]
+    write = xero_invoices_csv if system == "xero" else quickbooks_invoices_csv
+    return Response(write(documents, default_mapping(system)), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{system}-{period}.csv"'})
