@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from libs.common.api import install_error_handlers
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.docs import serve_docs_offline
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
@@ -49,7 +50,8 @@ def create_app(settings: AggregatorSettings | None = None) -> FastAPI:
             await broker.stop()
             await clickhouse.close()
 
-    app = FastAPI(title="TokenTally aggregator", version="1", lifespan=lifespan)
+    app = FastAPI(title="TokenTally aggregator", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs_offline(app)
     install_error_handlers(app)
     mount_metrics(app)
     mount_health(app, monitor)

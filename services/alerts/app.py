@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.docs import serve_docs_offline
 from libs.common.errors import Unavailable
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
@@ -116,7 +117,8 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             await deliverer.drain(settings.shutdown_grace_seconds)
             await clickhouse.close()
 
-    app = FastAPI(title="TokenTally alerts", version="1", lifespan=lifespan)
+    app = FastAPI(title="TokenTally alerts", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs_offline(app)
     app.state.runtime = runtime
     app.state.keyring = keyring  # read by libs.common.api.current_principal
     install_error_handlers(app)

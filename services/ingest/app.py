@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
+from libs.common.docs import serve_docs_offline
 from libs.common.errors import TokenTallyError
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
@@ -42,7 +43,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         finally:
             await publisher.stop()
 
-    app = FastAPI(title="TokenTally ingest", version="1", lifespan=lifespan)
+    app = FastAPI(title="TokenTally ingest", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs_offline(app)
     app.state.settings = settings
     app.state.publisher = publisher
     app.state.ingest = IngestService(publisher, settings)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.docs import serve_docs_offline
 from services.invoicing.api import clients, invoices, usage
 from services.invoicing.auto_issue import AutoIssuer
 from services.invoicing.catchup import KafkaPipeline, Pipeline
@@ -65,7 +66,8 @@ def create_app(
             await app.state.postgres.close()
             await app.state.clickhouse.close()
 
-    app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan)
+    app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs_offline(app)
     app.state.settings = settings
     app.state.keyring = keyring  # read by libs.common.api.current_principal
     app.state.clock = clock

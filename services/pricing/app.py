@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
+from libs.common.docs import serve_docs_offline
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
@@ -70,7 +71,8 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
             admin.overrides = admin.quarantine = admin.dead_letters = None
             await clickhouse.close()
 
-    app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan)
+    app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs_offline(app)
     app.state.admin = admin
     app.state.keyring = admin.keyring
     install_error_handlers(app)
