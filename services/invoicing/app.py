@@ -18,6 +18,7 @@ from services.invoicing.catchup import KafkaPipeline, Pipeline
 from services.invoicing.db.migrate import upgrade
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
+from services.invoicing.openapi import DESCRIPTION, TAGS
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
 
@@ -66,7 +67,8 @@ def create_app(
             await app.state.postgres.close()
             await app.state.clickhouse.close()
 
-    app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description=DESCRIPTION, openapi_tags=TAGS)
     serve_docs_offline(app)
     app.state.settings = settings
     app.state.keyring = keyring  # read by libs.common.api.current_principal

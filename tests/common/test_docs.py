@@ -85,3 +85,11 @@ def test_swagger_ui_renders_offline_in_chromium(ingest_url: str) -> None:
         resources = browser.execute_script(
             "return performance.getEntriesByType('resource').map(function (r) { return r.name; })")
         assert resources and all(name.startswith(ingest_url) for name in resources), resources
+
+
+def test_the_invoicing_api_describes_itself() -> None:
+    spec = _apps()["invoicing"]().openapi()
+    assert "Bearer" in spec["info"]["description"] and "decimal strings" in spec["info"]["description"]
+    described = {tag["name"] for tag in spec["tags"]}
+    used = {tag for path in spec["paths"].values() for operation in path.values() for tag in operation.get("tags", [])}
+    assert used <= described  # every tag an operation uses is described

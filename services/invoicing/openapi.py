@@ -1,0 +1,34 @@
+"""The invoicing API's own words in its OpenAPI document: accounting tools and generated clients read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DESCRIPTION", "TAGS"]
+
+DESCRIPTION = """\
+Clients, their invoices and the usage behind them: what an agency's accounting tool reads.
+
+**Authentication**: `Authorization: Bearer <key>`. An `admin` key reads and changes everything; a
+`client:<id>` key reads that one client's record, invoices and usage (403 otherwise).
+
+**Money** is exact: amounts are decimal strings (`"10.60"`), never floats. A line's `amount_exact` is
+the sum of its events' `tokens x price per million` per bucket, never rounded; its `amount` is that
+rounded half-up to cents, once. The invoice's `base_cost` is the sum of the lines, `total` adds the
+client's markup. Every line names the price row it was billed at (`price`) and its `unit_prices`.
+
+**Lifecycle**: a month's invoice is a *draft* while usage can still arrive; *issuing* freezes it
+(JSON and CSV bytes stored, a number assigned), after which it can be marked *paid* or *void*; late
+usage becomes an adjustment on the next draft. Exports for Xero and QuickBooks are built from issued
+invoices and credit notes only.
+
+**Errors** are always `{"error": <code>, "detail": <message or [{"field", "message"}]>}`.
+"""
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "clients", "description": "The agency's clients: name, markup, and invoicing settings (billing details, tax)."},
+    {"name": "invoices", "description": "Monthly invoices (draft, issued, paid, void), documents, accounting "
+                                        "exports."},
+    {"name": "usage", "description": "The priced usage behind the invoices, per client and model."},
+    {"name": "health", "description": "Liveness."},
+]
