@@ -17,6 +17,7 @@ from libs.common.kafka import create_broker, ensure_topics
 from libs.common.metrics import mount_metrics
 from services.ingest.api import events, traces
 from services.ingest.api.events import PayloadTooLarge
+from services.ingest.api.openapi import document_request_bodies
 from services.ingest.bodies import UnsupportedMediaType
 from services.ingest.otlp_decoding import DecompressedTooLarge
 from services.ingest.publisher import StreamRefused, UsagePublisher
@@ -69,6 +70,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     app.include_router(events.router)
     app.include_router(traces.router)
+    document_request_bodies(app)
     mount_metrics(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -188,3 +188,18 @@ async def test_the_openapi_document_declares_every_answer(ingest: httpx.AsyncCli
     # the 422 of /v1/events is either the per-event answer or an error body, as really sent
     refs = json.dumps(events["responses"]["422"]["content"]["application/json"]["schema"])
     assert "IngestResult" in refs and "ErrorBody" in refs
+
+
+async def test_the_openapi_document_declares_the_request_bodies(ingest: httpx.AsyncClient) -> None:
+    spec = (await ingest.get("/openapi.json")).json()
+    events = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    assert set(events) == {"application/json", "application/x-ndjson"}
+    event = spec["components"]["schemas"]["UsageEventIn"]
+    assert {"event_id", "client_id", "provider", "model"} <= set(event["required"])
+    assert "usage" in event["properties"]
+    traces = spec["paths"]["/v1/traces"]["post"]["requestBody"]["content"]
+    assert set(traces) == {"application/x-protobuf", "application/json"}
+    # every $ref in the document resolves
+    text = json.dumps(spec)
+    for name in {part.split('"')[0] for part in text.split('"#/components/schemas/')[1:]}:
+        assert name in spec["components"]["schemas"], name
