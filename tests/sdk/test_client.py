@@ -191,3 +191,12 @@ def test_events_are_flushed_at_interpreter_exit() -> None:
         server.shutdown()
         server.server_close()
     assert [event["event_id"] for body in received for event in json.loads(body)] == ["at-exit"]
+
+
+def test_a_record_after_close_is_reported_not_buffered(ingest: FakeIngest) -> None:
+    problems: list[Problem] = []
+    tally = _tally(ingest, on_problem=problems.append)
+    tally.close()
+    tally.record("acme", "openai", "gpt-4o", event_id="late", input_tokens=1)
+    assert [(p.kind, p.event_ids) for p in problems] == [("dropped", ("late",))]
+    assert (tally.stats().buffered, tally.stats().dropped) == (0, 1)

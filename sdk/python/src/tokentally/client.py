@@ -166,6 +166,11 @@ class TokenTally:
     def _enqueue(self, item: _Item | _Encoded) -> None:
         queue = self._queue
         self._counts["recorded"] += 1
+        if self._closing:  # nobody would send it: say so instead of buffering it forever
+            self._counts["dropped"] += 1
+            log.error("tokentally: record() after close(); event %s dropped", item[0])
+            self._report(Problem("dropped", (item[0],), "recorded after close()"))
+            return
         if len(queue) >= self._max_buffer:
             if self._overflow == "drop_newest":
                 self._overflowed(item[0])
