@@ -27,7 +27,7 @@ from services.invoicing.amounts import trim
 from services.invoicing.domain import BUCKETS, UsageTotals
 from services.invoicing.schemas import Invoice, InvoiceLine, LinePrice, UnitPrices
 
-__all__ = ["adjustment_lines", "billed_lines_by_month", "line_key"]
+__all__ = ["adjustment_lines", "billed_lines_by_month", "line_key", "net_of_billed"]
 
 LineKey = tuple[str, str, str, str, str]
 _ZERO = Decimal(0)
@@ -108,3 +108,20 @@ def adjustment_lines(period: Period, live: Sequence[UsageTotals], billed: Sequen
             kind="adjustment", service_period=str(period),
         ))
     return lines
+
+
+def net_of_billed(live: Sequence[UsageTotals], billed: Sequence[InvoiceLine]) -> list[UsageTotals]:
+    """``live`` minus what other documents already billed for the month, per line key (keys left at zero drop)."""
+    rest = {_usage_key(u): u for u in live}
+    for line in billed:
+        key = line_key(line)
+        was = rest.get(key)
+        prices = {price: (getattr(was, price) if was else getattr(line.unit_prices, price)) for _, _, price in BUCKETS}
+        rest[key] = UsageTotals(
+            provider=line.provider, model=line.model, price_source=line.price.source, price_id=line.price.price_id,
+            price_tier=line.price.tier, **prices,
+            events=(was.events if was else 0) - line.events,
+            **{name: (getattr(was, name) if was else 0) - getattr(line, name) for _, name, _ in BUCKETS},
+            cost_usd=(was.cost_usd if was else _ZERO) - line.amount_exact,
+        )
+    return [u for u in rest.values() if u.events or u.total_tokens or u.cost_usd]

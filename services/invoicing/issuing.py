@@ -23,7 +23,7 @@ from libs.common.errors import Conflict, InvalidInput, NotFound
 from libs.common.money import markup_of
 from libs.common.periods import Period
 from services.invoicing import service
-from services.invoicing.adjustments import adjustment_lines, billed_lines_by_month
+from services.invoicing.adjustments import adjustment_lines, billed_lines_by_month, net_of_billed
 from services.invoicing.catchup import Pipeline
 from services.invoicing.csv_export import invoice_csv
 from services.invoicing.ledger import Ledger, NewDocument, StoredDocument
@@ -63,24 +63,33 @@ class InvoiceDesk:
         self.pipeline = pipeline
         self.clock = clock
 
-    async def adjustments(self, client_id: str, period: Period) -> dict[str, list[InvoiceLine]]:
+    async def adjustments(
+        self, client_id: str, period: Period, documents: list[StoredDocument], billed: dict[str, list[InvoiceLine]]
+    ) -> dict[str, list[InvoiceLine]]:
         """Per earlier issued month of the client, the lines that bring it to its live totals."""
-        documents = await self.ledger.billed_documents(client_id)
         issued = sorted({d.period for d in documents if d.kind == "invoice" and d.period < str(period)})
         if not issued:
             return {}
-        billed = billed_lines_by_month(Invoice.model_validate_json(d.body_json) for d in documents)
         live = await asyncio.gather(*(self.usage.client_usage(client_id, Period.parse(m)) for m in issued))
         changes = {month: adjustment_lines(Period.parse(month), usage, billed.get(month, []))
                    for month, usage in zip(issued, live, strict=True)}
         return {month: lines for month, lines in changes.items() if lines}
 
     async def pending(self, client_id: str, period: Period, now: datetime) -> Pending:
-        """The draft as of ``now``; months whose change is a net credit are set apart."""
-        usage, client, changes = await asyncio.gather(
+        """The draft as of ``now``; months whose change is a net credit are set apart.
+
+        Usage of ``period`` already billed on other documents (adjustments on a later invoice,
+        a credit note, when this month's own invoice was voided) is netted out, so a
+        replacement never bills it twice.
+        """
+        usage, client, documents = await asyncio.gather(
             self.usage.client_usage(client_id, period),
             self.usage.get_client_as_of(client_id, min(now, period.end)),
-            self.adjustments(client_id, period))
+            self.ledger.billed_documents(client_id))
+        billed = billed_lines_by_month(Invoice.model_validate_json(d.body_json) for d in documents)
+        if billed.get(str(period)):
+            usage = net_of_billed(usage, billed[str(period)])
+        changes = await self.adjustments(client_id, period, documents, billed)
         owed = [line for lines in changes.values() if sum(l.amount for l in lines) >= 0 for line in lines]
         credits = {m: lines for m, lines in changes.items() if sum(l.amount for l in lines) < 0}
         invoice = service.build_invoice(client_id=client_id, period=period, usage=usage, client=client,

@@ -320,3 +320,23 @@ async def test_accounting_exports_carry_issued_documents_only(api: httpx.AsyncCl
     april = await api.get("/v1/exports/xero", params={"period": APRIL}, headers=auth(ADMIN))
     assert april.status_code == 200 and len(april.text.strip().splitlines()) == 1  # the header only
     assert (await api.get("/v1/exports/sage", params={"period": MARCH}, headers=auth(ADMIN))).status_code == 422
+
+
+async def test_a_replacement_does_not_bill_again_what_a_later_invoice_already_adjusted(
+    api: httpx.AsyncClient, settings: InvoicingSettings
+) -> None:
+    await insert_worked_example(settings.clickhouse)
+    await put_acme(api)
+    march_number = (await issue(api, "acme", MARCH)).json()["number"]
+    await insert_priced(settings.clickhouse, [
+        priced("acme", "late-1", march(20), "openai", "gpt-4o", input_tokens=120_000, input_price="2.50")])
+    april = (await issue(api, "acme", APRIL)).json()
+    assert [line["amount"] for line in april["lines"] if line["kind"] == "adjustment"] == ["0.30"]
+
+    await api.post(f"/v1/invoices/{march_number}/void", json={"reason": "wrong PO number"}, headers=auth(ADMIN))
+    replacement = (await issue(api, "acme", MARCH)).json()
+    # The late 120,000 tokens are on April's invoice already: March is billed as it was, once.
+    assert (replacement["base_cost"], replacement["total"]) == ("8.48", "10.60")
+    gpt = [line for line in replacement["lines"] if line["model"] == "gpt-4o"]
+    assert [(line["total_tokens"], line["amount"]) for line in gpt] == [(2_100_000, "5.25")]
+    assert (await get(api, "acme", "2025-05")).json()["lines"] == []  # and nothing is left to adjust
