@@ -15,6 +15,7 @@ from libs.common.clickhouse import connect, ensure_schema
 from libs.common.docs import serve_docs_offline
 from libs.common.health import ConsumerGroup, HealthMonitor, mount_health
 from libs.common.kafka import create_broker, ensure_topics
+from libs.common.loop_watchdog import LoopWatchdog
 from libs.common.metrics import mount_metrics
 from libs.common.topics import DEAD_LETTER, USAGE_RECORDED, topic
 from services.pricing.api import dead_letters, prices, unpriced
@@ -47,8 +48,11 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         ConsumerGroup(settings.group_id, topic(USAGE_RECORDED, settings.kafka.topic_prefix), CONSUMER),
         ConsumerGroup(dead_letter_group(settings), topic(DEAD_LETTER, settings.kafka.topic_prefix), RECORDER)])
 
+    watchdog = LoopWatchdog()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await watchdog.start()
         await ensure_schema(settings.clickhouse)
         await ensure_topics(settings.kafka)
         clickhouse = await connect(settings.clickhouse)
@@ -70,6 +74,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
             await broker.stop()
             admin.overrides = admin.quarantine = admin.dead_letters = None
             await clickhouse.close()
+            await watchdog.stop()
 
     app = FastAPI(title="TokenTally pricing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     serve_docs_offline(app)
