@@ -21,3 +21,14 @@ ALL_TOPICS = (USAGE_RECORDED, USAGE_PRICED, USAGE_UNPRICED, SPEND_UPDATED, DEAD_
 def topic(name: str, prefix: str = "") -> str:
     """The physical topic name for a logical one under an optional namespace prefix."""
     return f"{prefix}{name}"
+
+# Document events from the invoicing outbox (the webhook body, keyed by client_id,
+# header ``event-id`` = the webhook-id). Created by invoicing, not by ``ensure_topics``'s default.
+INVOICE_ISSUED = "invoice.issued.v1"
+INVOICE_PAID = "invoice.paid.v1"
+INVOICE_VOIDED = "invoice.voided.v1"
+CREDIT_NOTE_ISSUED = "credit_note.issued.v1"
+CREDIT_NOTE_PAID = "credit_note.paid.v1"
+CREDIT_NOTE_VOIDED = "credit_note.voided.v1"
+DOCUMENT_TOPICS = (INVOICE_ISSUED, INVOICE_PAID, INVOICE_VOIDED, CREDIT_NOTE_ISSUED, CREDIT_NOTE_PAID,
+                   CREDIT_NOTE_VOIDED)

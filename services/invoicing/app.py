@@ -12,15 +12,18 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from libs.common.docs import serve_docs_offline
-from services.invoicing.api import clients, invoices, usage
+from services.invoicing.api import clients, invoices, usage, webhooks
 from services.invoicing.auto_issue import AutoIssuer
 from services.invoicing.catchup import KafkaPipeline, Pipeline
 from services.invoicing.db.migrate import upgrade
+from services.invoicing.idempotency import IdempotencyMiddleware
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
 from services.invoicing.openapi import DESCRIPTION, TAGS
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
+from services.invoicing.webhooks.dispatcher import Dispatcher, RetryPolicy
+from services.invoicing.webhooks.publisher import Publisher
 
 __all__ = ["create_app"]
 
@@ -34,6 +37,12 @@ def desk_of(app: FastAPI) -> InvoiceDesk:
     state = app.state
     return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
                        state.pipeline, state.clock)
+
+
+def retry_policy(settings: InvoicingSettings) -> RetryPolicy:
+    return RetryPolicy(base_seconds=settings.webhook_retry_base_seconds, cap_seconds=settings.webhook_retry_cap_seconds,
+                       give_up_seconds=settings.webhook_give_up_hours * 3600,
+                       timeout_seconds=settings.webhook_timeout_seconds)
 
 
 def create_app(
@@ -60,9 +69,18 @@ def create_app(
         app.state.auto_issuer = AutoIssuer(lambda: desk_of(app), settings.auto_issue_every_seconds)
         if settings.auto_issue:
             app.state.auto_issuer.start()
+        app.state.dispatcher = Dispatcher(app.state.postgres, retry_policy(settings),
+                                          poll_seconds=settings.webhook_poll_seconds)
+        if settings.webhooks:
+            app.state.dispatcher.start()
+        app.state.publisher = Publisher(app.state.postgres, settings.kafka, poll_seconds=settings.webhook_poll_seconds)
+        if settings.kafka_events:
+            app.state.publisher.start()
         try:
             yield
         finally:
+            await app.state.publisher.stop()
+            await app.state.dispatcher.stop()
             await app.state.auto_issuer.stop()
             await app.state.postgres.close()
             await app.state.clickhouse.close()
@@ -75,9 +93,11 @@ def create_app(
     app.state.clock = clock
     app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every POST
     app.include_router(clients.router)
     app.include_router(invoices.router)
     app.include_router(usage.router)
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 A stored document is final: ``body_json`` and ``body_csv`` are written once, in the
 transaction that takes its number, and never updated. Only its lifecycle columns move
-(``issued`` → ``paid`` or ``void``).
+(``issued`` → ``paid`` or ``void``). Each of these changes writes its event to the outbox
+(``events``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 import asyncpg
 
 from libs.common.errors import Conflict, NotFound, Unavailable
+from services.invoicing import events
 from services.invoicing.numbering import format_number, take_number
 
 __all__ = ["ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
@@ -145,7 +147,9 @@ class Ledger:
                         body_json, body_csv)
                 except asyncpg.UniqueViolationError:
                     return None  # the transaction rolls back: the number goes back to the series
-                stored.append(_document(row))
+                document = _document(row)
+                await events.record(connection, *events.document_event(document, new.issued_at))
+                stored.append(document)
             return stored
 
     async def set_status(
@@ -169,7 +173,9 @@ class Ledger:
                 row = await connection.fetchrow(
                     "UPDATE documents SET status = 'void', voided_at = $2, void_reason = $3 WHERE number = $1"
                     f" RETURNING {_COLUMNS}", number, at, reason)
-            return _document(row)
+            document = _document(row)
+            await events.record(connection, *events.document_event(document, at))  # committed with the change
+            return document
 
     async def client_options(self, client_id: str) -> ClientOptions | None:
         row = await self._pool.fetchrow(

@@ -22,6 +22,15 @@ client's markup. Every line names the price row it was billed at (`price`) and i
 usage becomes an adjustment on the next draft. Exports for Xero and QuickBooks are built from issued
 invoices and credit notes only.
 
+**Events**: `invoice.issued`, `invoice.paid`, `invoice.voided`, `credit_note.issued` (and `credit_note.paid`,
+`credit_note.voided`) are written to an outbox in the same transaction as the change, then POSTed to the webhook
+endpoints registered under `/v1/webhooks/endpoints`, signed per Standard Webhooks (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`; verify with the `standardwebhooks` library), retried with backoff; and
+published to the Kafka topics `invoice.issued.v1`, ... for internal consumers.
+
+**Retries**: every POST takes an `Idempotency-Key` header: the same key with the same request returns the first
+answer (`Idempotent-Replayed: true`); with a different request, 409.
+
 **Errors** are always `{"error": <code>, "detail": <message or [{"field", "message"}]>}`.
 """
 
@@ -30,5 +39,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "invoices", "description": "Monthly invoices (draft, issued, paid, void), documents, accounting "
                                         "exports."},
     {"name": "usage", "description": "The priced usage behind the invoices, per client and model."},
+    {"name": "webhooks", "description": "Webhook endpoints (signing secret shown once), their deliveries and "
+                                        "every attempt."},
     {"name": "health", "description": "Liveness."},
 ]

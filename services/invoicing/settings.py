@@ -61,6 +61,19 @@ class InvoicingSettings(BaseSettings):
     """False: this instance never issues on its own (issue by hand, or let another instance do it)."""
     catch_up_timeout_seconds: float = Field(default=120.0, gt=0)
     """How long an issue waits for the pipeline to count everything received before its cutoff."""
+    webhooks: bool = True
+    """False: this instance sends no webhooks (another instance does)."""
+    kafka_events: bool = True
+    """False: this instance publishes no outbox events to Kafka (another instance does)."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the webhook dispatcher and the Kafka publisher look for outbox work."""
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    """First wait after a failed delivery; doubled after each further failure ..."""
+    webhook_retry_cap_seconds: float = Field(default=600.0, gt=0)
+    """... up to this wait, so a receiver back after an outage has everything within this long."""
+    webhook_give_up_hours: float = Field(default=72.0, gt=0)
+    """A delivery still failing this long after its event was written is marked failed."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 @cache

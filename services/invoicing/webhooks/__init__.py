@@ -1,0 +1,1 @@
+"""Outbound webhooks (Standard Webhooks): endpoint registry, signed delivery with retries."""

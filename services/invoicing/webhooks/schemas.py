@@ -1,0 +1,61 @@
+"""Request and response bodies of the webhook endpoints API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.invoicing.events import EVENT_TYPES
+
+EventType = Literal["invoice.issued", "invoice.paid", "invoice.voided", "credit_note.issued", "credit_note.paid",
+                    "credit_note.voided"]
+
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/]+\S*$", max_length=2000, description="Where events are POSTed.")
+    event_types: list[EventType] = Field(default_factory=list, description="Empty: every event type.")
+    description: str = Field(default="", max_length=500)
+
+
+class EndpointOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    created_at: datetime
+
+
+class EndpointCreated(EndpointOut):
+    secret: str
+    """The signing secret (``whsec_…``): shown in this answer only; store it now."""
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str
+    """The ``webhook-id`` header: the same on every attempt of the event, to every endpoint."""
+    event_type: str
+    endpoint_id: str
+    status: Literal["pending", "delivered", "failed", "cancelled"]
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    delivery_id: int
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    attempt: int
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None
+    """None: no HTTP answer (connection refused, timeout); see ``error``."""
+    error: str | None
+    response: str
