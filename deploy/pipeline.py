@@ -167,8 +167,8 @@ def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...] = 
                 key = name if number == 1 else f"{name}-{number}"
                 service_env = env if number == 1 else {**env, **_fresh_port(name)}
                 service = ServiceProcess(name, service_env, log_dir / f"{key}.log")
+                pipeline.services[key] = service  # before start: one that never gets ready is stopped too
                 service.start()
-                pipeline.services[key] = service
     except BaseException:
         pipeline.close()
         raise
