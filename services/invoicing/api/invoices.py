@@ -21,11 +21,6 @@ from services.invoicing.api.deps import (
     Settings,
 )
 from services.invoicing.csv_export import invoice_csv, invoice_filename
-from services.invoicing.exports.issued import document_of
-from services.invoicing.exports.mapping import default_mapping
-from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
-from services.invoicing.exports.xero import xero_invoices_csv
-from services.invoicing.parties import AgencyProfile
 from services.invoicing.issuing import document_invoice
 from services.invoicing.ledger import StoredDocument
 from services.invoicing.schemas import DocumentSummary, Invoice, InvoiceSummary, VoidRequest
@@ -172,6 +167,13 @@ async def export(
     period: Annotated[str, Query(description="`YYYY-MM`: the documents of that month")],
 ) -> Response:
     """An import file of the month's issued invoices and credit notes (admin); void ones and drafts never in it."""
+    # Imported on first use: the document model pulls in WeasyPrint, seconds of start-up otherwise.
+    from services.invoicing.exports.issued import document_of
+    from services.invoicing.exports.mapping import default_mapping
+    from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
+    from services.invoicing.exports.xero import xero_invoices_csv
+    from services.invoicing.parties import AgencyProfile
+
     agency = AgencyProfile(name=settings.agency_name, invoice_prefix=settings.invoice_prefix)
     documents = [document_of(d, agency) for d in await desk.ledger.listing(period=_period_query(period))]
     write = xero_invoices_csv if system == "xero" else quickbooks_invoices_csv

@@ -13,8 +13,6 @@ import io
 from pathlib import Path
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
 
 __all__ = ["MIGRATIONS", "pending_sql", "upgrade"]
 
@@ -24,6 +22,9 @@ _LOCK_KEY = 7_310_009  # any constant shared by every instance
 
 def pending_sql(current: str | None) -> str:
     """The SQL that takes a database from revision ``current`` (None: empty) to head."""
+    from alembic import command  # imported here: seconds at start-up on a loaded machine, needed once
+    from alembic.config import Config
+
     buffer = io.StringIO()
     config = Config(output_buffer=buffer)
     config.set_main_option("script_location", str(MIGRATIONS))
