@@ -1,6 +1,6 @@
 """Dashboard page times with a big database: ``uv run python -m bench.dashboard [--events N] [--clients N]``.
 
-Starts a local Kafka and ClickHouse in a temporary directory, then invoicing, alerts and the
+Starts a local Kafka, ClickHouse and PostgreSQL in a temporary directory, then invoicing, alerts and the
 dashboard; writes ``--clients`` client records and ``--events`` priced events spread over
 this month and the last two (``INSERT … SELECT FROM numbers()`` straight into
 ``priced_events``, so the totals views fill as in production), and times the overview and
@@ -25,6 +25,7 @@ import psutil
 
 from deploy.local_clickhouse import LocalClickHouse
 from deploy.local_kafka import LocalKafka
+from deploy.local_postgres import LocalPostgres
 from deploy.pipeline import pipeline_env, start_pipeline
 from libs.common.clickhouse import connect, ensure_schema
 from libs.common.settings import ClickHouseSettings
@@ -72,8 +73,6 @@ async def load(settings: ClickHouseSettings, events: int, clients: int) -> float
                "updated_at", "budget_basis"]
     await client.insert("client_history", rows, column_names=columns)
     await client.insert("clients", rows, column_names=columns)
-    await client.command("OPTIMIZE TABLE usage_totals_monthly FINAL")
-    await client.command("OPTIMIZE TABLE usage_totals_daily FINAL")
     await client.close()
     return time.monotonic() - started
 
@@ -106,12 +105,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         kafka, clickhouse = LocalKafka(Path(tmp) / "kafka"), LocalClickHouse(Path(tmp) / "clickhouse")
+        postgres = LocalPostgres(Path(tmp) / "postgres")
         kafka.start()
         clickhouse.start()
+        postgres.start()
         pipeline = None
         try:
             env = pipeline_env(kafka.bootstrap_servers, clickhouse.url, [{"key": ADMIN, "scope": "admin"}],
-                               namespace="benchdash")
+                               namespace="benchdash", postgres_url=postgres.url)
             from pydantic import SecretStr
 
             seconds = asyncio.run(load(ClickHouseSettings(url=SecretStr(env["CLICKHOUSE_URL"])), args.events,
@@ -124,17 +125,27 @@ def main() -> None:
                 timed(http, "/", 3)  # warm-up
                 overview = timed(http, "/", args.requests)
                 client = timed(http, "/clients/bench-7", args.requests)
+            # where the overview's time goes: the invoicing API's every-client totals for a month
+            period = datetime.now(UTC).strftime("%Y-%m")
+            with pipeline.http("invoicing") as invoicing:
+                totals = []
+                for _ in range(5):
+                    began = time.perf_counter()
+                    invoicing.get(f"/v1/invoices/{period}").raise_for_status()
+                    totals.append((time.perf_counter() - began) * 1000)
             rss = psutil.Process(pipeline.services["dashboard"].pid).memory_info().rss / 2**20
             result = {
                 "events": args.events, "clients": args.clients, "requests": args.requests,
                 "overview_ms": {"p50": round(statistics.median(overview), 1), "p95": round(p95(overview), 1)},
                 "client_page_ms": {"p50": round(statistics.median(client), 1), "p95": round(p95(client), 1)},
                 "dashboard_rss_mib": round(rss, 1),
+                "invoicing_month_totals_ms_p50": round(statistics.median(totals), 1),
             }
             print(json.dumps(result, indent=2))
         finally:
             if pipeline is not None:
                 pipeline.close()
+            postgres.stop()
             clickhouse.stop()
             kafka.stop()
 

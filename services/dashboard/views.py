@@ -132,20 +132,18 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
-def invoice_status(summary: Mapping[str, Any] | None, period: Period, now: datetime,
+def invoice_status(client: Mapping[str, Any] | None, period: Period, now: datetime,
                    issued: Iterable[Mapping[str, Any]] = ()) -> str:
     """A month's invoice in one word: ``paid`` / ``issued`` from the invoicing ledger (a void
-    one only when nothing replaced it), else ``draft`` (``open`` while the month runs), or
-    ``none`` without usage or record."""
+    one only when nothing replaced it), else ``draft`` (``open`` while the month runs) for a
+    client whose record existed in that month, or ``none``."""
     statuses = [d.get("status") for d in issued if d.get("kind", "invoice") == "invoice"]
     for status in ("paid", "issued", "void"):
         if status in statuses:
             return status
-    if summary is None:
+    created = (client or {}).get("created_at")
+    if not created or datetime.fromisoformat(str(created).replace("Z", "+00:00")) >= period.end:
         return "none"
-    status = summary.get("status")
-    if isinstance(status, str) and status in ("issued", "paid", "void"):
-        return status
     return "open" if not period.is_closed(now) else "draft"
 
 
@@ -166,13 +164,11 @@ def build_overview(
     summaries: Iterable[Mapping[str, Any]],
     clients: Iterable[Mapping[str, Any]],
     alert_counts: Mapping[str, int] | None,
-    last_month: Iterable[Mapping[str, Any]],
     issued: Iterable[Mapping[str, Any]] = (),
     sort: str = "billed",
     descending: bool = True,
 ) -> Overview:
     records = {c["client_id"]: c for c in clients}
-    previous = {s["client_id"]: s for s in last_month}
     documents: dict[str, list[Mapping[str, Any]]] = {}
     for document in issued:
         documents.setdefault(str(document.get("client_id")), []).append(document)
@@ -192,7 +188,7 @@ def build_overview(
             events=int(summary.get("events", 0)),
             budget=budget_status(record, cost, billed, period, now),
             alerts_sent=None if alert_counts is None else alert_counts.get(client_id, 0),
-            last_invoice_status=invoice_status(previous.get(client_id), period.previous(), now,
+            last_invoice_status=invoice_status(record, period.previous(), now,
                                                documents.get(client_id, ())),
         ))
     sort = sort if sort in SORT_KEYS else "billed"

@@ -60,9 +60,8 @@ def test_overview_totals_sorting_and_last_month_status() -> None:
     overview = build_overview(
         period=NOV, now=MID_NOV,
         summaries=[summary("a", "10.00", "2.50", "12.50"), summary("b", "30.10", "7.53", "37.63")],
-        clients=[{"client_id": "a", "monthly_budget": "50"}],
+        clients=[{"client_id": "a", "monthly_budget": "50"}, {"client_id": "b", "created_at": "2026-09-01T00:00:00Z"}],
         alert_counts={"b": 2},
-        last_month=[summary("a", "1", "0", "1"), summary("b", "1", "0", "1")],
         issued=[{"client_id": "a", "kind": "invoice", "status": "void"}, {"client_id": "a", "kind": "invoice",
                                                                            "status": "paid"}],
         sort="cost", descending=False,
@@ -76,14 +75,16 @@ def test_overview_totals_sorting_and_last_month_status() -> None:
 
 def test_overview_without_alerts_says_so() -> None:
     overview = build_overview(period=NOV, now=MID_NOV, summaries=[summary("a", "1", "0", "1")], clients=[],
-                              alert_counts=None, last_month=[])
+                              alert_counts=None)
     assert overview.rows[0].alerts_sent is None and overview.notes
 
 
 def test_invoice_status_of_an_open_month_and_of_none() -> None:
     assert invoice_status(None, NOV, MID_NOV) == "none"
-    assert invoice_status(summary("a", "1", "0", "1"), NOV, MID_NOV) == "open"
-    assert invoice_status(summary("a", "1", "0", "1"), Period(2026, 10), MID_NOV) == "draft"
+    old = {"created_at": "2026-09-01T00:00:00Z"}
+    assert invoice_status(old, NOV, MID_NOV) == "open"
+    assert invoice_status(old, Period(2026, 10), MID_NOV) == "draft"
+    assert invoice_status({"created_at": "2026-11-02T00:00:00Z"}, Period(2026, 10), MID_NOV) == "none"
     assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "invoice", "status": "issued"}]) == "issued"
     assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "credit_note", "status": "issued"}]) == "none"
 

@@ -30,11 +30,13 @@ async def overview(
 ) -> Response:
     at = now()
     period = month_or_current(month, at)
-    summaries, clients, counts, last_month, issued = await asyncio.gather(
+    # Last month's status comes from the ledger and the records' creation times, not from a
+    # second every-client totals call (the slowest call the page makes; see BENCHMARKS.md).
+    summaries, clients, counts, issued = await asyncio.gather(
         backend.summaries(str(period)), backend.clients(), _or_none(backend.alert_counts(str(period))),
-        backend.summaries(str(period.previous())), _or_none(backend.documents(str(period.previous()))))
+        _or_none(backend.documents(str(period.previous()))))
     model = build_overview(period=period, now=at, summaries=summaries, clients=clients, alert_counts=counts,
-                           last_month=last_month, issued=issued or [], sort=sort if sort in SORT_KEYS else "billed",
+                           issued=issued or [], sort=sort if sort in SORT_KEYS else "billed",
                            descending=dir != "asc")
     return templates(request).TemplateResponse(request, "overview.html", {
         "o": model, "csrf": session.csrf, "signed_in": True, "month": str(period), "page": "overview"})
