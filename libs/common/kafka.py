@@ -46,7 +46,7 @@ def create_broker(settings: KafkaSettings, *, client_id: str, **options: object)
         # ~280 ms for acks with the CPU idle. 1 MiB holds a whole message group.
         max_batch_size=settings.max_message_bytes,
         max_request_size=settings.max_message_bytes + MESSAGE_HEADROOM_BYTES,
-        request_timeout_ms=10_000,
+        request_timeout_ms=settings.request_timeout_ms,
         **options,  # type: ignore[arg-type]
     )
 

@@ -25,6 +25,9 @@ class KafkaSettings(BaseSettings):
     """Largest message body a producer here sends: batches of events are split to fit
     (by bytes as well as by count). Topics are created with ``max.message.bytes`` this
     plus ``MESSAGE_HEADROOM_BYTES`` (record headers, batch framing, dead-letter headers)."""
+    request_timeout_ms: int = Field(default=10_000, ge=1_000)
+    """How long a producer waits for the broker's answer to one produce request before it
+    counts as failed (transient: ingest answers 503, consumers retry)."""
 
 
 class ServiceHealthSettings(BaseSettings):

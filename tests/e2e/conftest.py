@@ -42,7 +42,8 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dic
     # The scenarios bill fixed months of 2026, more than 35 days ago: let the ingest key send
     # them, as an agency that widened INGEST_MAX_AGE_DAYS would. Publishing a 10 MB batch on a
     # loaded 2-core machine can take longer than the default 10 s before ingest answers 503.
-    settings = {"INGEST_MAX_AGE_DAYS": "3650", "INGEST_PUBLISH_TIMEOUT_SECONDS": "60", **extra}
+    settings = {"INGEST_MAX_AGE_DAYS": "3650", "INGEST_PUBLISH_TIMEOUT_SECONDS": "60",
+                "KAFKA_REQUEST_TIMEOUT_MS": "60000", **extra}
     return shared_pipeline_env(kafka_bootstrap, clickhouse_url, keys, namespace=f"e2e_{uuid.uuid4().hex[:8]}",
                                postgres_url=_POSTGRES[0], **settings)
 
