@@ -209,7 +209,7 @@ async def test_invoice_as_csv(api: httpx.AsyncClient, settings: InvoicingSetting
     ]
     assert [(r[0], r[-1]) for r in totals] == [("base_cost", "8.48"), ("markup", "2.12"), ("total", "10.60")]
 
-    bad = await api.get(f"/v1/clients/acme/invoices/{MARCH}", params={"format": "pdf"}, headers=auth(ACME))
+    bad = await api.get(f"/v1/clients/acme/invoices/{MARCH}", params={"format": "xlsx"}, headers=auth(ACME))
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "format"
 
 

@@ -24,10 +24,28 @@ from services.invoicing.csv_export import invoice_csv, invoice_filename
 from services.invoicing.issuing import document_invoice
 from services.invoicing.ledger import StoredDocument
 from services.invoicing.schemas import DocumentSummary, Invoice, InvoiceSummary, VoidRequest
+from services.invoicing.settings import InvoicingSettings
 
 router = APIRouter(tags=["invoices"])
 
-Format = Annotated[Literal["json", "csv"], Query(alias="format", description="`csv` for a spreadsheet file.")]
+Format = Annotated[Literal["json", "csv", "pdf"], Query(
+    alias="format", description="`csv` for a spreadsheet file, `pdf` for the document to send.")]
+
+
+async def _pdf(invoice: Invoice, stored: StoredDocument | None, settings: InvoicingSettings) -> Response:
+    """The PDF: an issued document's is rendered from its frozen JSON, so it is the same bytes every time;
+    a draft's says DRAFT and has no number."""
+    # Imported on first use, as the exports are: WeasyPrint costs seconds of start-up otherwise.
+    from services.invoicing.documents import pdf_filename, render_pdf
+    from services.invoicing.documents.build import document_from_invoice
+    from services.invoicing.exports.issued import document_of
+    from services.invoicing.parties import AgencyProfile
+
+    agency = AgencyProfile(name=settings.agency_name, invoice_prefix=settings.invoice_prefix)
+    document = document_of(stored, agency) if stored is not None else document_from_invoice(invoice, agency=agency)
+    body = await asyncio.to_thread(render_pdf, document)  # ~0.1 s of CPU: off the event loop
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{pdf_filename(document)}"'})
 
 
 def _csv(invoice: Invoice, stored: StoredDocument | None) -> Response:
@@ -55,10 +73,11 @@ def _json(invoice: Invoice, stored: StoredDocument | None) -> Response | Invoice
 @router.get(
     "/v1/clients/{client_id}/invoices/{period}",
     response_model=Invoice,
-    responses={200: {"content": {"text/csv": {}}, "description": "The invoice (JSON, or CSV with `?format=csv`)."}},
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}},
+                     "description": "The invoice (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
 )
 async def get_invoice(
-    client_id: ReadableClientId, period: PeriodPath, desk: Desk, output: Format = "json",
+    client_id: ReadableClientId, period: PeriodPath, desk: Desk, settings: Settings, output: Format = "json",
 ) -> Invoice | Response:
     """A client's invoice for a month (admin, or that client's own key).
 
@@ -67,6 +86,10 @@ async def get_invoice(
     for earlier issued months that changed since.
     """
     stored = await desk.ledger.live_invoice(client_id, str(period))
+    if output == "pdf":
+        invoice, stored = (document_invoice(stored), stored) if stored is not None else await desk.current(
+            client_id, period)
+        return await _pdf(invoice, stored, settings)
     if stored is not None and stored.status == "issued":  # served as stored: no parsing, no ClickHouse
         return _stored_csv(stored) if output == "csv" else Response(stored.body_json, media_type="application/json")
     invoice, stored = (document_invoice(stored), stored) if stored is not None else await desk.current(client_id, period)
@@ -97,12 +120,16 @@ async def void(number: str, body: VoidRequest, _: AdminCaller, desk: Desk) -> Do
 
 
 @router.get("/v1/documents/{number}", response_model=Invoice)
-async def get_document(number: str, _: AdminCaller, desk: Desk, output: Format = "json") -> Invoice | Response:
-    """An issued invoice or credit note by its number (admin)."""
+async def get_document(
+    number: str, _: AdminCaller, desk: Desk, settings: Settings, output: Format = "json",
+) -> Invoice | Response:
+    """An issued invoice or credit note by its number (admin); ``?format=pdf`` for its PDF."""
     stored = await desk.ledger.by_number(number)
     if stored is None:
         raise NotFound(f"no document numbered '{number}'")
     invoice = document_invoice(stored)
+    if output == "pdf":
+        return await _pdf(invoice, stored, settings)
     return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
 
 
