@@ -12,7 +12,7 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from libs.common.docs import serve_docs_offline
-from services.invoicing.api import clients, invoices, usage, webhooks
+from services.invoicing.api import agency, billing, clients, invoices, usage, webhooks
 from services.invoicing.auto_issue import AutoIssuer
 from services.invoicing.catchup import KafkaPipeline, Pipeline
 from services.invoicing.db.migrate import upgrade
@@ -20,12 +20,14 @@ from services.invoicing.idempotency import IdempotencyMiddleware
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
 from services.invoicing.openapi import DESCRIPTION, TAGS
+from services.invoicing.party_store import PartyStore
+from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
 from services.invoicing.webhooks.dispatcher import Dispatcher, RetryPolicy
 from services.invoicing.webhooks.publisher import Publisher
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "desk_of", "parties_of"]
 
 
 def utc_now() -> datetime:
@@ -37,6 +39,11 @@ def desk_of(app: FastAPI) -> InvoiceDesk:
     state = app.state
     return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
                        state.pipeline, state.clock)
+
+
+def parties_of(app: FastAPI) -> Parties:
+    """The agency profile and client billing details over the app's PostgreSQL pool."""
+    return Parties(PartyStore(app.state.postgres), app.state.settings, app.state.clock)
 
 
 def retry_policy(settings: InvoicingSettings) -> RetryPolicy:
@@ -94,7 +101,9 @@ def create_app(
     app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every POST
+    app.include_router(agency.router)
     app.include_router(clients.router)
+    app.include_router(billing.router)
     app.include_router(invoices.router)
     app.include_router(usage.router)
     app.include_router(webhooks.router)

@@ -1,6 +1,6 @@
-"""``Idempotency-Key`` on the invoicing API's POSTs, remembered in PostgreSQL.
+"""``Idempotency-Key`` on the invoicing API's writes (POST, PUT, PATCH, DELETE), remembered in PostgreSQL.
 
-A POST with the header is answered once: the first answer (status, content type, body)
+A write with the header is answered once: the first answer (status, content type, body)
 is stored under (caller, key), and a retry with the same key and the same request
 (method, path, query and body) gets those bytes again, with ``Idempotent-Replayed: true``.
 The same key with a different request is a 409; so is a retry while the first request
@@ -22,6 +22,9 @@ __all__ = ["IdempotencyMiddleware"]
 HEADER = b"idempotency-key"
 _NOT_KEPT = {401, 403, 408, 429}
 _MAX_KEY = 255
+#: PUT and DELETE are idempotent by themselves, but a retried PUT that lands after another
+#: caller's PUT would undo it; with a key, the retry gets the first answer and changes nothing.
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class IdempotencyMiddleware:
@@ -29,7 +32,7 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] not in _WRITES:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

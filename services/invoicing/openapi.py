@@ -35,7 +35,10 @@ answer (`Idempotent-Replayed: true`); with a different request, 409.
 """
 
 TAGS: list[dict[str, Any]] = [
-    {"name": "clients", "description": "The agency's clients: name, markup, and invoicing settings (billing details, tax)."},
+    {"name": "agency", "description": "The agency's profile printed on every invoice: name, address, tax id, logo, "
+                                      "payment terms, bank details, invoice prefix. Frozen into each invoice at issue."},
+    {"name": "clients", "description": "The agency's clients: name, markup, issuing options, billing details and "
+                                       "tax rate."},
     {"name": "invoices", "description": "Monthly invoices (draft, issued, paid, void), documents, accounting "
                                         "exports."},
     {"name": "usage", "description": "The priced usage behind the invoices, per client and model."},

@@ -10,13 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 __all__ = [
     "AgencyProfile",
+    "AgencyProfileOut",
+    "AgencyProfileUpdate",
     "BillingDetails",
+    "ClientBilling",
+    "TaxPercent",
     "Logo",
     "PostalAddress",
     "MAX_LOGO_BYTES",
@@ -26,7 +32,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 #: ISO 3166-1 alpha-2 country code, upper case (what Xero's and QuickBooks' imports take).
-CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"), AfterValidator(str.upper)]
 
 MAX_LOGO_BYTES = 256 * 1024
 _LOGO_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
@@ -48,6 +54,12 @@ def _logo_data_uri(value: str) -> str:
         raise ValueError(f"logo is {size} bytes; at most {MAX_LOGO_BYTES} are accepted")
     return value
 
+
+#: A tax rate in percent (``20`` for 20% VAT), at most 4 decimals; written as a plain JSON string.
+TaxPercent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4),
+                       PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json")]
+InvoicePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{0,16}$")]
+PaymentTermsDays = Annotated[int, Field(ge=0, le=365)]
 
 Logo = Annotated[str, StringConstraints(max_length=MAX_LOGO_BYTES * 4 // 3 + 100), AfterValidator(_logo_data_uri)]
 
@@ -83,10 +95,10 @@ class AgencyProfile(BaseModel):
     """VAT number, EIN, ABN, …: printed as given."""
     email: Text = ""
     logo: Logo | None = None
-    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
+    payment_terms_days: PaymentTermsDays = 30
     bank_details: LongText = ""
     """Free text printed under "How to pay", e.g. IBAN and BIC, one per line."""
-    invoice_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{0,16}$")] = "TT"
+    invoice_prefix: InvoicePrefix = "TT"
     footer: LongText = ""
     locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
     """How numbers, money and dates are written on documents (Babel locale)."""
@@ -105,3 +117,32 @@ class BillingDetails(BaseModel):
     email: Text = ""
     tax_label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = "Tax"
     """How the tax line is named on the invoice: "VAT", "Sales tax", "GST"."""
+
+
+class AgencyProfileUpdate(AgencyProfile):
+    """``PUT /v1/agency``: the whole profile (omitted fields take their defaults), except that an
+    omitted ``payment_terms_days`` or ``invoice_prefix`` keeps the deployment's setting
+    (``INVOICING_PAYMENT_TERMS_DAYS``, ``INVOICING_INVOICE_PREFIX``)."""
+
+    payment_terms_days: PaymentTermsDays | None = None  # type: ignore[assignment]
+    invoice_prefix: InvoicePrefix | None = None  # type: ignore[assignment]
+
+
+class AgencyProfileOut(AgencyProfile):
+    """``GET /v1/agency``: the profile new invoices are issued under."""
+
+    source: Literal["api", "settings"]
+    """``settings``: nothing was PUT yet; the name, prefix and terms come from ``INVOICING_AGENCY_NAME``,
+    ``INVOICING_INVOICE_PREFIX`` and ``INVOICING_PAYMENT_TERMS_DAYS``."""
+    updated_at: datetime | None = None
+
+
+class ClientBilling(BillingDetails):
+    """``PUT /v1/clients/{id}/billing``: billing details plus the client's tax rate."""
+
+    tax_percent: TaxPercent | None = None
+    """VAT / sales tax on the invoice after the markup, rounded half-up to cents; null: no tax line."""
+
+    @property
+    def details(self) -> BillingDetails:
+        return BillingDetails.model_validate(self.model_dump(exclude={"tax_percent"}))

@@ -19,10 +19,12 @@ from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, requi
 from libs.common.auth import Principal
 from libs.common.periods import Period, parse_period
 from services.invoicing.issuing import InvoiceDesk
+from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Now", "ReadableClientId", "PeriodPath", "Repository", "Settings"]
+__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "Repository",
+           "Settings"]
 
 
 
@@ -74,6 +76,12 @@ def _desk(request: Request) -> InvoiceDesk:
     return desk_of(request.app)
 
 
+def _parties(request: Request) -> Parties:
+    from services.invoicing.app import parties_of
+
+    return parties_of(request.app)
+
+
 def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
@@ -81,4 +89,5 @@ def _now(request: Request) -> datetime:
 Repository = Annotated[InvoicingRepository, Depends(_repository)]
 Desk = Annotated[InvoiceDesk, Depends(_desk)]
 Now = Annotated[datetime, Depends(_now)]
+PartiesService = Annotated[Parties, Depends(_parties)]
 Settings = Annotated[InvoicingSettings, Depends(_settings)]
