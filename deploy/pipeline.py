@@ -122,9 +122,27 @@ def _fresh_port(name: str) -> dict[str, str]:
     return {variable: str(free_port())} if variable else {}
 
 
+def consumer_groups(namespace: str) -> dict[str, str]:
+    """Every consumer group id of one pipeline, under its namespace.
+
+    Consumer groups are broker-wide, not per topic: two pipelines on one broker that share a
+    group id join one group, and each rebalance of one stalls (and reassigns) the other's
+    consumers. Invoicing waits on the pricing and aggregator groups, so it is told their
+    names too."""
+    pricing, aggregator, alerts = (f"{namespace}.tokentally-{name}" for name in ("pricing", "aggregator", "alerts"))
+    return {
+        "PRICING_GROUP_ID": pricing,
+        "AGGREGATOR_GROUP_ID": aggregator,
+        "ALERTS_GROUP_ID": alerts,
+        "INVOICING_PIPELINE_PRICING_GROUP": pricing,
+        "INVOICING_PIPELINE_AGGREGATOR_GROUP": aggregator,
+    }
+
+
 def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mapping[str, str]], namespace: str,
                  postgres_url: str = "", **extra: str) -> dict[str, str]:
-    """Every service's environment: topics under ``<namespace>.``, database ``<namespace>``, free ports.
+    """Every service's environment: topics under ``<namespace>.``, database ``<namespace>``,
+    consumer groups ``<namespace>.tokentally-…`` (see ``consumer_groups``), free ports.
 
     ``clickhouse_url`` has no database (``http://user:password@host:port``); ``postgres_url``
     is a PostgreSQL server (any database: invoicing gets ``<namespace>`` on it, created at
@@ -137,6 +155,7 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mappi
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": f"{namespace}.",
         "CLICKHOUSE_URL": f"{clickhouse_url}/{namespace}",
+        **consumer_groups(namespace),
         "TOKENTALLY_API_KEYS": json.dumps(list(keys)),
         "INGEST_PORT": str(free_port()),
         "PRICING_PORT": str(free_port()),
