@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from bench.bulk import SYNTH_PREFIX, bulk_insert
+from bench.bulk import HISTORY_SOURCE, SYNTH_PREFIX, bulk_insert
 from bench.load import SendStats, http_batches, kafka_ticks, send_http, send_kafka
 from bench.monitor import ProcessMonitor
 from bench.profiling import Profiler
@@ -67,6 +67,9 @@ from libs.common.topics import USAGE_RECORDED, topic
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 #: The issue's throughput target (events/s); freshness is also measured at half of it.
 TARGET_RATE = 20_000
+#: The rows of this run's own events: not the invoice step's synthetic clients, not the history
+#: stored for the active clients (``bench/history.py``), which have their own invoice lines.
+BENCH_ROWS = f"client_id NOT LIKE '{SYNTH_PREFIX}%' AND price_source != '{HISTORY_SOURCE}'"
 PACKAGES = ("aiokafka", "faststream", "fastapi", "uvicorn", "pydantic", "pydantic-core", "orjson",
             "clickhouse-connect", "chdb-core", "genai-prices", "httpx", "psutil")
 
@@ -197,7 +200,7 @@ class Counter:
 
     async def counted(self) -> int:
         result = await self._clickhouse.query(
-            f"SELECT sum(events) FROM usage_totals_monthly WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'")
+            f"SELECT sum(events) FROM usage_totals_monthly WHERE {BENCH_ROWS}")
         return int(result.result_rows[0][0] or 0)
 
 
@@ -343,16 +346,17 @@ class Benchmark:
 
     # ---------------------------------------------------------------- phases
 
-    async def _throughput(self, mode: str, env: dict[str, str]) -> dict[str, Any]:
+    async def _throughput(self, mode: str, env: dict[str, str], phase: str = "") -> dict[str, Any]:
+        phase = phase or f"throughput_{mode}"
         before = self.workload.expected.unique
         events = self.workload.events(self.s.events, self.s.duplicate_share)
         new_unique = self.workload.expected.unique - before
         base = await self.counter.counted()
         print(f"[{mode}] sending {len(events):,} events ({new_unique:,} unique)...", flush=True)
         samples: list[tuple[float, int]] = []
-        with self.monitor.phase(f"throughput_{mode}"):
+        with self.monitor.phase(phase):
             if self.profiler:
-                self.profiler.start(f"throughput_{mode}")
+                self.profiler.start(phase)
             stats = SendStats()
             if mode == "http":
                 payload = http_batches(events, self.s.http_batch)
@@ -486,7 +490,7 @@ class Benchmark:
             result = await self.clickhouse.query(
                 f"SELECT client_id, formatDateTime({period}, '%Y-%m') AS ym, provider, model, sum(events), "
                 "sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-                f"sum(reasoning_tokens), sum(cost_usd) FROM {table} WHERE client_id NOT LIKE '{SYNTH_PREFIX}%' "
+                f"sum(reasoning_tokens), sum(cost_usd) FROM {table} WHERE {BENCH_ROWS} "
                 "GROUP BY client_id, ym, provider, model")
             found = {tuple(row[:4]): ([int(v) for v in row[4:10]], Decimal(row[10])) for row in result.result_rows}
             for key in sorted(expected.lines.keys() | found.keys()):
@@ -495,15 +499,14 @@ class Benchmark:
                 if want[0] != got[0] or want[1] != got[1]:
                     mismatches.append(f"{table} {key}: expected {want}, found {got}")
         rows = await self.clickhouse.query(
-            "SELECT count(), uniqExact(client_id, event_id) FROM priced_events "
-            f"WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'")
+            f"SELECT count(), uniqExact(client_id, event_id) FROM priced_events WHERE {BENCH_ROWS}")
         raw_rows, raw_unique = (int(v) for v in rows.result_rows[0])
         unpriced = int((await self.clickhouse.query(
             "SELECT count() FROM unpriced_events FINAL WHERE status = 'pending'")).result_rows[0][0])
         invoices_checked = await self._check_invoices(expected_cost, mismatches)
         total_cost = sum(expected_cost.values(), Decimal(0))
         counted_cost = (await self.clickhouse.query(
-            f"SELECT sum(cost_usd) FROM usage_totals_monthly WHERE client_id NOT LIKE '{SYNTH_PREFIX}%'"
+            f"SELECT sum(cost_usd) FROM usage_totals_monthly WHERE {BENCH_ROWS}"
         )).result_rows[0][0]
         ok = not mismatches and raw_rows == raw_unique == expected.unique and unpriced == 0
         result = {
@@ -529,7 +532,8 @@ class Benchmark:
 
     async def _check_invoices(self, expected_cost: dict[tuple[str, str, str, str], Decimal],
                               mismatches: list[str]) -> int:
-        """The biggest clients' invoices: base cost = Σ lines rounded half-up to cents."""
+        """The biggest clients' invoices: base cost = Σ lines rounded half-up to cents (plus
+        the lines of any history stored for them, ``bench/history.py``, as the invoice bills them)."""
         by_client: dict[tuple[str, str], Decimal] = {}
         for (client, month, _, _), cost in expected_cost.items():
             by_client[(client, month)] = by_client.get((client, month), Decimal(0)) + round_cents(cost)
@@ -537,7 +541,9 @@ class Benchmark:
         assert self.pipeline is not None
         for client, month in biggest:
             invoice = self.pipeline.invoice(client, month)
-            if Decimal(invoice["base_cost"]) != by_client[(client, month)]:
+            history = sum((Decimal(line["amount"]) for line in invoice["lines"]
+                           if line["price"]["source"] == HISTORY_SOURCE), Decimal(0))
+            if Decimal(invoice["base_cost"]) - history != by_client[(client, month)]:
                 mismatches.append(f"invoice {client} {month}: base_cost {invoice['base_cost']}, "
                                   f"expected {by_client[(client, month)]}")
         return len(biggest)
