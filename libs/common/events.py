@@ -1,13 +1,25 @@
 """Versioned event schemas that travel on Kafka (see ``topics.py`` for where).
 
-Token counts are five disjoint buckets, so every token is billed at exactly one price
-and an invoice line can be checked by hand:
+Token counts are disjoint buckets, so every token is billed at exactly one price and an
+invoice line can be checked by hand. The five everyone reports:
 
-- ``input_tokens``: prompt tokens that were neither read from nor written to a cache;
+- ``input_tokens``: prompt text tokens that were neither read from nor written to a cache;
 - ``cache_read_tokens``: prompt tokens served from the provider's cache;
-- ``cache_write_tokens``: prompt tokens written to the cache;
-- ``output_tokens``: generated tokens other than reasoning;
-- ``reasoning_tokens``: generated reasoning ("thinking") tokens.
+- ``cache_write_tokens``: prompt tokens written to the cache (Anthropic: the 5-minute cache);
+- ``output_tokens``: generated text tokens other than reasoning;
+- ``reasoning_tokens``: generated reasoning ("thinking") tokens;
+
+and the units vendors price apart from those (``UNIT_BUCKETS``), zero unless reported:
+
+- ``cache_write_1h_tokens``: prompt tokens written to Anthropic's 1-hour cache;
+- ``input_audio_tokens``: prompt audio tokens (OpenAI ``prompt_tokens_details.audio_tokens``);
+- ``output_audio_tokens``: generated audio tokens (``completion_tokens_details.audio_tokens``).
+
+A unit bucket is billed only at a price its price row states for it (``AppliedPrice``): a
+call with tokens in one its row does not price is quarantined as unpriced, never billed at
+a guess (see ``services/pricing/service.py``).
+
+Messages written before the unit buckets existed read them as 0 (every field has a default).
 
 Provider usage objects (OpenAI's ``prompt_tokens`` that include cached tokens, and so
 on) are mapped onto these buckets by ``libs.common.usage``.
@@ -16,7 +28,8 @@ on) are mapped onto these buckets by ``libs.common.usage``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import (
     AwareDatetime,
@@ -30,7 +43,7 @@ from pydantic import (
 from libs.common.ids import ClientId
 from libs.common.money import DecimalStr, PricePerMTok
 
-__all__ = ["ClientId"]  # re-exported: the one ClientId lives in libs.common.ids
+__all__ = ["UNIT_BUCKETS", "ClientId", "UnitBucket"]  # ClientId re-exported: the one lives in libs.common.ids
 
 IDEMPOTENCY_WINDOW_DAYS = 7
 """How long after an event was stored a resend with the same (client_id, event_id) is still
@@ -54,7 +67,7 @@ Tags = Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)]
 
 
 class TokenUsage(BaseModel):
-    """The five disjoint token buckets of one call."""
+    """The disjoint token buckets of one call."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,6 +76,9 @@ class TokenUsage(BaseModel):
     cache_read_tokens: TokenCount = 0
     cache_write_tokens: TokenCount = 0
     reasoning_tokens: TokenCount = 0
+    cache_write_1h_tokens: TokenCount = 0
+    input_audio_tokens: TokenCount = 0
+    output_audio_tokens: TokenCount = 0
 
     @property
     def total_tokens(self) -> int:
@@ -72,7 +88,35 @@ class TokenUsage(BaseModel):
             + self.cache_read_tokens
             + self.cache_write_tokens
             + self.reasoning_tokens
+            + self.cache_write_1h_tokens
+            + self.input_audio_tokens
+            + self.output_audio_tokens
         )
+
+
+class UnitBucket(NamedTuple):
+    """A bucket for a unit some vendors price apart (1-hour cache writes, audio): its fields everywhere."""
+
+    tokens: str
+    """``TokenUsage`` field (and ClickHouse token column)."""
+    price: str
+    """``AppliedPrice`` field (and price column); ``None`` on a price row that does not price the unit."""
+    cost: str
+    """``CostBreakdown`` field (and amount column)."""
+    catalog_key: str
+    """genai-prices' price key for the unit (``ModelPrice`` attribute)."""
+    label: str
+    """How invoices name it."""
+
+
+UNIT_BUCKETS: tuple[UnitBucket, ...] = (
+    UnitBucket("cache_write_1h_tokens", "cache_write_1h_per_mtok", "cache_write_1h_usd", "cache_write_1h_mtok",
+               "1h cache write"),
+    UnitBucket("input_audio_tokens", "input_audio_per_mtok", "input_audio_usd", "input_audio_mtok", "input audio"),
+    UnitBucket("output_audio_tokens", "output_audio_per_mtok", "output_audio_usd", "output_audio_mtok",
+               "output audio"),
+)
+"""In column order; appended after the five everywhere (wire, tables, CSV), so older readers' positions hold."""
 
 
 class UsageRecorded(TokenUsage):
@@ -109,6 +153,18 @@ class AppliedPrice(BaseModel):
     reasoning_per_mtok: PricePerMTok
     tier: str = ""
     """Which tier of a tiered price applied (e.g. ``input>200000``); empty when untiered."""
+    cache_write_1h_per_mtok: PricePerMTok | None = None
+    input_audio_per_mtok: PricePerMTok | None = None
+    output_audio_per_mtok: PricePerMTok | None = None
+    """Unit prices (``UNIT_BUCKETS``): ``None`` when the row does not price the unit; an event
+    with tokens in such a bucket is not priced at this row (it waits in the quarantine)."""
+
+    def unpriced_units(self, usage: TokenUsage) -> list[UnitBucket]:
+        """The unit buckets ``usage`` has tokens in and this row has no price for."""
+        return [
+            unit for unit in UNIT_BUCKETS
+            if getattr(usage, unit.tokens) and getattr(self, unit.price) is None
+        ]
 
 
 class CostBreakdown(BaseModel):
@@ -122,6 +178,9 @@ class CostBreakdown(BaseModel):
     cache_write_usd: DecimalStr
     reasoning_usd: DecimalStr
     total_usd: DecimalStr
+    cache_write_1h_usd: DecimalStr = Decimal(0)
+    input_audio_usd: DecimalStr = Decimal(0)
+    output_audio_usd: DecimalStr = Decimal(0)
 
 
 class UsagePriced(UsageRecorded):

@@ -18,7 +18,7 @@ on merge, and ``services.aggregator.reconcile`` finds and repairs the totals.
 
 from __future__ import annotations
 
-from libs.common.events import IDEMPOTENCY_WINDOW_DAYS
+from libs.common.events import IDEMPOTENCY_WINDOW_DAYS, UNIT_BUCKETS
 
 __all__ = ["IDEMPOTENCY_WINDOW_DAYS"]  # re-exported for the aggregator's store
 
@@ -26,11 +26,24 @@ PRICE = "Decimal(38, 12)"
 AMOUNT = "Decimal(38, 18)"
 TIME = "DateTime64(6, 'UTC')"
 
-TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+UNIT_TOKEN_COLUMNS = tuple(unit.tokens for unit in UNIT_BUCKETS)
+UNIT_PRICE_COLUMNS = tuple(unit.price for unit in UNIT_BUCKETS)
+UNIT_COST_COLUMNS = tuple(unit.cost for unit in UNIT_BUCKETS)
+"""Columns of the unit buckets (1-hour cache writes, audio), added after the first five. A price
+row that does not price a unit stores 0 for it: its events have no tokens there (they would
+have been quarantined), so the 0 never bills anything."""
+
+TOKEN_COLUMNS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+    *UNIT_TOKEN_COLUMNS,
+)
 PRICE_COLUMNS = (
     "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok",
+    *UNIT_PRICE_COLUMNS,
 )
-COST_COLUMNS = ("input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "cost_usd")
+COST_COLUMNS = (
+    "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", *UNIT_COST_COLUMNS, "cost_usd",
+)
 
 #: What identifies one invoice line: a model at one price row (and tier).
 LINE_KEY = ("provider", "model", "price_source", "price_id", "price_tier", *PRICE_COLUMNS)
@@ -128,14 +141,23 @@ ORDER BY (client_id, {period_column}, {", ".join(LINE_KEY)})
 """
 
 
-def _totals_view(name: str, target: str, period_column: str, period_expr: str) -> str:
+def _totals_select(period_column: str, period_expr: str) -> str:
     sums = ", ".join(f"sum({c}) AS {c}" for c in (*TOKEN_COLUMNS, *COST_COLUMNS))
     return f"""
-CREATE MATERIALIZED VIEW IF NOT EXISTS {name} TO {target} AS
 SELECT client_id, {period_expr} AS {period_column}, {", ".join(LINE_KEY)}, count() AS events, {sums}
 FROM priced_events
 GROUP BY client_id, {period_column}, {", ".join(LINE_KEY)}
 """
+
+
+def _totals_view(name: str, target: str, period_column: str, period_expr: str) -> str:
+    return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} TO {target} AS {_totals_select(period_column, period_expr)}"
+
+
+_TOTALS = (
+    ("usage_totals_daily", "usage_totals_daily_mv", "day", "toDate(timestamp)"),
+    ("usage_totals_monthly", "usage_totals_monthly_mv", "month", "toStartOfMonth(timestamp)"),
+)
 
 
 UNPRICED_EVENTS = f"""
@@ -250,17 +272,52 @@ a newer version per state change (sending → retrying → delivered / failed). 
 Holds no secrets: ``channel_id`` is a digest of the apprise URL, ``channel`` its masked form.
 See ``services/alerts/__init__.py``."""
 
+def _add_columns(columns: tuple[tuple[str, str, str], ...]) -> str:
+    """``ADD COLUMN IF NOT EXISTS`` clauses for ``(name, type, after)`` (idempotent)."""
+    return ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {type_} AFTER {after}" for name, type_, after in columns)
+
+
+def _after(names: tuple[str, ...], first_after: str) -> tuple[tuple[str, str], ...]:
+    return tuple(zip(names, (first_after, *names[:-1]), strict=True))
+
+
+_UNIT_TOKENS = tuple((n, "UInt64", a) for n, a in _after(UNIT_TOKEN_COLUMNS, "reasoning_tokens"))
+_UNIT_PRICES = tuple((n, PRICE, a) for n, a in _after(UNIT_PRICE_COLUMNS, "reasoning_per_mtok"))
+_UNIT_COSTS = tuple((n, AMOUNT, a) for n, a in _after(UNIT_COST_COLUMNS, "reasoning_usd"))
+
+# Databases from before the unit buckets (1-hour cache writes, audio) get their columns with 0
+# (NULL for overrides: "not priced"), what every stored event and message had. Idempotent, and
+# run in ``STATEMENTS`` right after the table they alter: ClickHouse checks a view's query
+# against its source even on ``CREATE ... IF NOT EXISTS`` of a view that exists.
+_UNIT_PRICED_EVENTS = f"ALTER TABLE priced_events {_add_columns(_UNIT_TOKENS + _UNIT_PRICES + _UNIT_COSTS)}"
+_UNIT_TOTALS = tuple(
+    # The unit prices join the line key, so the table's sorting key (what SummingMergeTree
+    # sums by) takes them too: ClickHouse allows appending columns added in the same ALTER,
+    # and only without a DEFAULT expression (their implicit default, 0, is what old rows mean).
+    f"ALTER TABLE {table} {_add_columns(_UNIT_PRICES + _UNIT_TOKENS + _UNIT_COSTS)}, "
+    f"MODIFY ORDER BY (client_id, {period}, {', '.join(LINE_KEY)})"
+    for table, _, period, _ in _TOTALS
+)
+# Once the tables have the columns, the views sum them (replaced atomically: no insert missed).
+_UNIT_VIEWS = tuple(f"ALTER TABLE {view} MODIFY QUERY {_totals_select(period, expr)}"
+                    for _, view, period, expr in _TOTALS)
+_UNIT_OVERRIDES = "ALTER TABLE price_overrides " + _add_columns(
+    tuple((n, f"Nullable({PRICE})", a) for n, a in _after(UNIT_PRICE_COLUMNS, "reasoning_per_mtok")))
+
+
 STATEMENTS: tuple[str, ...] = (
     PRICED_EVENTS,
-    _totals_table("usage_totals_daily", "day"),
-    _totals_table("usage_totals_monthly", "month"),
-    _totals_view("usage_totals_daily_mv", "usage_totals_daily", "day", "toDate(timestamp)"),
-    _totals_view("usage_totals_monthly_mv", "usage_totals_monthly", "month", "toStartOfMonth(timestamp)"),
+    _UNIT_PRICED_EVENTS,
+    *(_totals_table(table, period) for table, _, period, _ in _TOTALS),
+    *_UNIT_TOTALS,
+    *(_totals_view(view, table, period, expr) for table, view, period, expr in _TOTALS),
+    *_UNIT_VIEWS,
     EVENT_KEYS,
     EVENT_KEYS_VIEW,
     UNPRICED_EVENTS,
     DEAD_LETTERS,
     PRICE_OVERRIDES,
+    _UNIT_OVERRIDES,
     CLIENTS,
     CLIENT_HISTORY,
     ALERT_DELIVERIES,
@@ -276,3 +333,4 @@ UPGRADES += tuple(
     f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {BUDGET_BASIS_COLUMN}" for table in ("clients", "client_history")
 )
 """Client records from before ``budget_basis``: the column appears with ``cost`` (idempotent)."""
+

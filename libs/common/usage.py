@@ -1,4 +1,4 @@
-"""Map a provider's own usage object onto the five disjoint ``TokenUsage`` buckets.
+"""Map a provider's own usage object onto the disjoint ``TokenUsage`` buckets.
 
 Providers count overlapping things: OpenAI's ``prompt_tokens`` include cached tokens and
 ``completion_tokens`` include reasoning tokens, Gemini's ``promptTokenCount`` includes
@@ -9,12 +9,14 @@ usage object exactly as the API returned it.
 Shapes understood (detected from the keys):
 
 - OpenAI Chat Completions: ``prompt_tokens``, ``completion_tokens``,
-  ``prompt_tokens_details.cached_tokens`` and ``.cache_write_tokens`` (both part of the prompt
-  count), ``completion_tokens_details.reasoning_tokens``;
+  ``prompt_tokens_details.cached_tokens``, ``.cache_write_tokens`` and ``.audio_tokens`` (all
+  part of the prompt count), ``completion_tokens_details.reasoning_tokens`` and ``.audio_tokens``
+  (part of the completion count);
 - OpenAI Responses: ``input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``
   and ``.cache_write_tokens``, ``output_tokens_details.reasoning_tokens``;
 - Anthropic Messages: ``input_tokens``, ``output_tokens``, ``cache_read_input_tokens``,
-  ``cache_creation_input_tokens``;
+  ``cache_creation_input_tokens`` and its split ``cache_creation.ephemeral_5m_input_tokens`` /
+  ``.ephemeral_1h_input_tokens`` (1-hour writes go to their own bucket: they cost more);
 - Google Gemini ``usageMetadata``: ``promptTokenCount``, ``candidatesTokenCount``,
   ``cachedContentTokenCount``, ``thoughtsTokenCount``, ``toolUsePromptTokenCount``
   (or the Python SDK's snake_case spelling of the same).
@@ -40,7 +42,7 @@ __all__ = ["Buckets", "Count", "UsageIssue", "UsageMappingError", "normalize_usa
 
 _MAX_TOKENS = 10**12
 
-#: The five ``TokenUsage`` field names → counts.
+#: ``TokenUsage`` field names → counts.
 Buckets = dict[str, int]
 _ZERO: Buckets = dict.fromkeys(TokenUsage.model_fields, 0)
 
@@ -88,10 +90,19 @@ class _PromptDetails(_Shape):
     cached_tokens: OptionalCount = 0
     cache_write_tokens: OptionalCount = 0
     """Prompt tokens written to the cache (current ``openai`` SDK); part of the prompt count."""
+    audio_tokens: OptionalCount = 0
+    """Prompt audio tokens (audio models); part of the prompt count."""
 
 
 class _CompletionDetails(_Shape):
     reasoning_tokens: OptionalCount = 0
+    audio_tokens: OptionalCount = 0
+    """Generated audio tokens (audio models); part of the completion count."""
+
+
+class _AnthropicCacheCreation(_Shape):
+    ephemeral_5m_input_tokens: OptionalCount = 0
+    ephemeral_1h_input_tokens: OptionalCount = 0
 
 
 class OpenAIChatUsage(_Shape):
@@ -118,7 +129,9 @@ class AnthropicUsage(_Shape):
     input_tokens: Count
     output_tokens: Count
     cache_read_input_tokens: OptionalCount = 0
-    cache_creation_input_tokens: OptionalCount = 0
+    cache_creation_input_tokens: OptionalCount = None
+    """Every cache write, 5-minute and 1-hour (``cache_creation`` splits it)."""
+    cache_creation: _AnthropicCacheCreation | None = None
 
 
 class GeminiUsage(_Shape):
@@ -239,33 +252,44 @@ def _part(whole_field: str, whole: int, part_field: str, part: int) -> int:
     return whole - part
 
 
-def _cached_part(whole_field: str, whole: int, details: str, cached: int, written: int) -> int:
-    """OpenAI's prompt count includes cache reads and (current SDKs) cache writes: the rest is plain input."""
-    if not written:
-        return _part(whole_field, whole, f"{details}.cached_tokens", cached)
-    if cached + written > whole:
+def _rest(whole_field: str, whole: int, details: str, **parts: int) -> int:
+    """``whole`` minus its reported parts (an OpenAI count and its ``*_details``); refuse parts that exceed it."""
+    used = {name: count for name, count in parts.items() if count}
+    if not used:
+        return whole
+    if len(used) == 1:
+        ((name, count),) = used.items()
+        return _part(whole_field, whole, f"{details}.{name}", count)
+    total = sum(used.values())
+    if total > whole:
         raise UsageMappingError.single(
             f"usage.{details}",
-            f"usage.{details}.cached_tokens + cache_write_tokens ({cached} + {written}) exceeds "
+            f"usage.{details}.{' + '.join(used)} ({' + '.join(str(c) for c in used.values())}) exceeds "
             f"usage.{whole_field} ({whole})",
         )
-    return whole - cached - written
+    return whole - total
 
 
 def _from_openai_chat(usage: Mapping[str, Any]) -> Buckets:
     """prompt_tokens include cached tokens; completion_tokens include reasoning tokens."""
     u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
-    cached = (u.prompt_tokens_details and u.prompt_tokens_details.cached_tokens) or 0
-    written = (u.prompt_tokens_details and u.prompt_tokens_details.cache_write_tokens) or 0
-    reasoning = (u.completion_tokens_details and u.completion_tokens_details.reasoning_tokens) or 0
+    prompt = u.prompt_tokens_details
+    completion = u.completion_tokens_details
+    cached = (prompt and prompt.cached_tokens) or 0
+    written = (prompt and prompt.cache_write_tokens) or 0
+    audio_in = (prompt and prompt.audio_tokens) or 0
+    reasoning = (completion and completion.reasoning_tokens) or 0
+    audio_out = (completion and completion.audio_tokens) or 0
     return _tokens(
-        input_tokens=_cached_part("prompt_tokens", u.prompt_tokens, "prompt_tokens_details", cached, written),
+        input_tokens=_rest("prompt_tokens", u.prompt_tokens, "prompt_tokens_details",
+                           cached_tokens=cached, cache_write_tokens=written, audio_tokens=audio_in),
         cache_read_tokens=cached,
         cache_write_tokens=written,
-        output_tokens=_part(
-            "completion_tokens", u.completion_tokens or 0, "completion_tokens_details.reasoning_tokens", reasoning
-        ),
+        input_audio_tokens=audio_in,
+        output_tokens=_rest("completion_tokens", u.completion_tokens or 0, "completion_tokens_details",
+                            reasoning_tokens=reasoning, audio_tokens=audio_out),
         reasoning_tokens=reasoning,
+        output_audio_tokens=audio_out,
     )
 
 
@@ -276,7 +300,8 @@ def _from_openai_responses(usage: Mapping[str, Any]) -> Buckets:
     written = (u.input_tokens_details and u.input_tokens_details.cache_write_tokens) or 0
     reasoning = (u.output_tokens_details and u.output_tokens_details.reasoning_tokens) or 0
     return _tokens(
-        input_tokens=_cached_part("input_tokens", u.input_tokens, "input_tokens_details", cached, written),
+        input_tokens=_rest("input_tokens", u.input_tokens, "input_tokens_details",
+                           cached_tokens=cached, cache_write_tokens=written),
         cache_read_tokens=cached,
         cache_write_tokens=written,
         output_tokens=_part("output_tokens", u.output_tokens, "output_tokens_details.reasoning_tokens", reasoning),
@@ -285,13 +310,26 @@ def _from_openai_responses(usage: Mapping[str, Any]) -> Buckets:
 
 
 def _from_anthropic(usage: Mapping[str, Any]) -> Buckets:
-    """Anthropic's counts are already disjoint: input_tokens exclude cache reads and writes."""
+    """Anthropic's counts are already disjoint: input_tokens exclude cache reads and writes.
+
+    ``cache_creation_input_tokens`` counts every write; ``cache_creation`` splits it by cache
+    lifetime. The 1-hour part has its own bucket and the rest (5-minute) stays a cache write.
+    Without ``cache_creation_input_tokens`` the split's sum is the total.
+    """
     u: AnthropicUsage = _validate(AnthropicUsage, usage)
+    split = u.cache_creation
+    one_hour = (split and split.ephemeral_1h_input_tokens) or 0
+    if u.cache_creation_input_tokens is None:
+        written = ((split and split.ephemeral_5m_input_tokens) or 0) + one_hour
+    else:
+        written = u.cache_creation_input_tokens
     return _tokens(
         input_tokens=u.input_tokens,
         output_tokens=u.output_tokens,
         cache_read_tokens=u.cache_read_input_tokens or 0,
-        cache_write_tokens=u.cache_creation_input_tokens or 0,
+        cache_write_tokens=_part("cache_creation_input_tokens", written,
+                                 "cache_creation.ephemeral_1h_input_tokens", one_hour),
+        cache_write_1h_tokens=one_hour,
     )
 
 
@@ -313,7 +351,7 @@ def _from_gemini(usage: Mapping[str, Any]) -> Buckets:
 
 
 def _tokens(**buckets: int) -> Buckets:
-    """The five buckets (absent ones 0); only Gemini's input sum can pass the bound here."""
+    """Every bucket (absent ones 0); only sums (Gemini's input, Anthropic's split) can pass the bound here."""
     for name, count in buckets.items():
         if count > _MAX_TOKENS:
             raise UsageMappingError.single("usage", f"usage: {name} would be {count}, over the {_MAX_TOKENS:,} limit")

@@ -38,7 +38,10 @@ def priced_problem(event: PricedRecord | UsagePriced) -> str | None:
     if price.effective_from is not None and (problem := timestamp_problem(price.effective_from)):
         return f"price.effective_from: {problem}"
     for name in PRICE_COLUMNS:
-        if problem := _fits(getattr(price, name), PRICE_SCALE, PRICE_INTEGER_DIGITS, PRICE_SCALE + 1):
+        value = getattr(price, name)
+        if value is None:  # a unit the row does not price (stored as 0)
+            continue
+        if problem := _fits(value, PRICE_SCALE, PRICE_INTEGER_DIGITS, PRICE_SCALE + 1):
             return f"price.{name}: {problem}"
     for name in _COST_FIELDS:
         if problem := _fits(getattr(cost, name), AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS, AMOUNT_SCALE + 1):

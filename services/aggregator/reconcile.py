@@ -73,8 +73,10 @@ async def rebuild(client: AsyncClient, month: str) -> None:
                                 ("usage_totals_daily", "day", "toDate(timestamp)")):
         await client.command(f"ALTER TABLE {table} DROP PARTITION {{partition:String}}",
                              parameters={"partition": partition})
+        # columns named: a table upgraded in place has its newer columns in another position
+        columns = ", ".join(("client_id", period, *LINE_KEY, "events", *TOKEN_COLUMNS, *COST_COLUMNS))
         await client.command(
-            f"INSERT INTO {table} SELECT client_id, {expr} AS {period}, {key}, count() AS events, {sums} "
+            f"INSERT INTO {table} ({columns}) SELECT client_id, {expr} AS {period}, {key}, count() AS events, {sums} "
             f"FROM ({DEDUPED_EVENTS}) GROUP BY client_id, {period}, {key}",
             parameters={"month": f"{month}-01"},
             # the totals tables drop a block identical to one seen recently: an earlier

@@ -43,6 +43,10 @@ class AppliedPriceRecord(BaseModel):
     cache_write_per_mtok: PriceText
     reasoning_per_mtok: PriceText
     tier: str = ""
+    cache_write_1h_per_mtok: PriceText | None = None
+    input_audio_per_mtok: PriceText | None = None
+    output_audio_per_mtok: PriceText | None = None
+    """Unit prices; ``None`` (or absent, in messages from before them): the row does not price the unit."""
 
 
 class CostRecord(BaseModel):
@@ -56,6 +60,9 @@ class CostRecord(BaseModel):
     cache_write_usd: DecimalText
     reasoning_usd: DecimalText
     total_usd: DecimalText
+    cache_write_1h_usd: DecimalText = "0"
+    input_audio_usd: DecimalText = "0"
+    output_audio_usd: DecimalText = "0"
 
 
 class PricedRecord(UsageRecorded):
@@ -73,7 +80,12 @@ PRICED_COLUMNS = (
     "price_source", "price_id", "price_effective_from", "price_tier",
     "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok",
     "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "cost_usd",
+    "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
+    "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
+    "cache_write_1h_usd", "input_audio_usd", "output_audio_usd",
 )
+
+_ZERO = "0"
 
 UNPRICED_COLUMNS = (
     "client_id", "event_id", "provider", "model", "timestamp", "reason", "detected_at", "payload", "status", "version",
@@ -93,6 +105,11 @@ def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
         price.reasoning_per_mtok,
         cost.input_usd, cost.output_usd, cost.cache_read_usd, cost.cache_write_usd, cost.reasoning_usd,
         cost.total_usd,
+        event.cache_write_1h_tokens, event.input_audio_tokens, event.output_audio_tokens,
+        # a unit the row does not price is stored as 0: the event has no tokens there
+        price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
+        price.output_audio_per_mtok or _ZERO,
+        cost.cache_write_1h_usd, cost.input_audio_usd, cost.output_audio_usd,
     ]
 
 

@@ -30,9 +30,9 @@ Project = Annotated[str, StringConstraints(max_length=128)]
 class UsageEventIn(BaseModel):
     """One LLM call as a client reports it.
 
-    Tokens come either as the five disjoint buckets or as the provider's own ``usage``
-    object (mapped by ``libs.common.usage``). After validation the five token fields hold
-    the buckets either way, and ``usage`` keeps what the client sent.
+    Tokens come either as the disjoint buckets or as the provider's own ``usage`` object
+    (mapped by ``libs.common.usage``). After validation the token fields hold the buckets
+    either way, and ``usage`` keeps what the client sent.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +48,12 @@ class UsageEventIn(BaseModel):
     cache_read_tokens: Count = 0
     cache_write_tokens: Count = 0
     reasoning_tokens: Count = 0
+    cache_write_1h_tokens: Count = 0
+    """Prompt tokens written to a 1-hour cache (Anthropic), apart from ``cache_write_tokens``."""
+    input_audio_tokens: Count = 0
+    """Prompt audio tokens, apart from ``input_tokens`` (text)."""
+    output_audio_tokens: Count = 0
+    """Generated audio tokens, apart from ``output_tokens`` (text)."""
     usage: dict[str, Any] | None = None
     project: Project | None = None
     tags: Tags = Field(default_factory=dict)

@@ -39,6 +39,9 @@ def _recorded_fields(event: UsageEventIn, received_at: datetime) -> dict[str, An
         "cache_read_tokens": event.cache_read_tokens,
         "cache_write_tokens": event.cache_write_tokens,
         "reasoning_tokens": event.reasoning_tokens,
+        "cache_write_1h_tokens": event.cache_write_1h_tokens,
+        "input_audio_tokens": event.input_audio_tokens,
+        "output_audio_tokens": event.output_audio_tokens,
         "project": event.project,
         "tags": event.tags,
     }

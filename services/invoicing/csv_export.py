@@ -20,7 +20,12 @@ HEADER = (
     "type", "provider", "model", "description", "events",
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens",
     "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok",
-    "price_source", "price_id", "price_tier", "amount_exact", "amount",
+    "price_source", "price_id", "price_tier",
+    # the unit buckets, after the columns existing imports know by position, before the amounts,
+    # which stay last
+    "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
+    "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
+    "amount_exact", "amount",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -40,6 +45,8 @@ def _line_row(line: InvoiceLine) -> list[str]:
         plain(prices.input_per_mtok), plain(prices.output_per_mtok), plain(prices.cache_read_per_mtok),
         plain(prices.cache_write_per_mtok), plain(prices.reasoning_per_mtok),
         _text(line.price.source), _text(line.price.price_id), _text(line.price.tier),
+        str(line.cache_write_1h_tokens), str(line.input_audio_tokens), str(line.output_audio_tokens),
+        plain(prices.cache_write_1h_per_mtok), plain(prices.input_audio_per_mtok), plain(prices.output_audio_per_mtok),
         plain(line.amount_exact), plain(line.amount),
     ]
 

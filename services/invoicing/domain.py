@@ -9,15 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from libs.common.events import UNIT_BUCKETS
+
 __all__ = ["BUCKETS", "UsageTotals"]
 
-#: The five disjoint token buckets: (label in descriptions, token field, price field).
+#: The disjoint token buckets: (label in descriptions, token field, price field). Descriptions
+#: and documents show only the buckets a line has tokens in, so the unit buckets (1-hour cache
+#: writes, audio) appear only on the lines of calls that used them.
 BUCKETS: tuple[tuple[str, str, str], ...] = (
     ("input", "input_tokens", "input_per_mtok"),
     ("output", "output_tokens", "output_per_mtok"),
     ("cache read", "cache_read_tokens", "cache_read_per_mtok"),
     ("cache write", "cache_write_tokens", "cache_write_per_mtok"),
     ("reasoning", "reasoning_tokens", "reasoning_per_mtok"),
+    *((unit.label, unit.tokens, unit.price) for unit in UNIT_BUCKETS),
 )
 
 
@@ -42,10 +47,17 @@ class UsageTotals:
     cache_write_tokens: int
     reasoning_tokens: int
     cost_usd: Decimal
+    cache_write_1h_per_mtok: Decimal = Decimal(0)
+    input_audio_per_mtok: Decimal = Decimal(0)
+    output_audio_per_mtok: Decimal = Decimal(0)
+    cache_write_1h_tokens: int = 0
+    input_audio_tokens: int = 0
+    output_audio_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return (
             self.input_tokens + self.output_tokens + self.cache_read_tokens
             + self.cache_write_tokens + self.reasoning_tokens
+            + self.cache_write_1h_tokens + self.input_audio_tokens + self.output_audio_tokens
         )

@@ -121,6 +121,11 @@ class UnitPrices(BaseModel):
     cache_read_per_mtok: DecimalText
     cache_write_per_mtok: DecimalText
     reasoning_per_mtok: DecimalText
+    cache_write_1h_per_mtok: DecimalText = Decimal("0.00")
+    input_audio_per_mtok: DecimalText = Decimal("0.00")
+    output_audio_per_mtok: DecimalText = Decimal("0.00")
+    """Unit prices (1-hour cache writes, audio): 0 on a line whose price row does not price the unit
+    (its calls used none). Invoices issued before they existed read 0."""
 
 
 class LinePrice(BaseModel):
@@ -142,6 +147,11 @@ class InvoiceLine(BaseModel):
     cache_write_tokens: int
     reasoning_tokens: int
     total_tokens: int
+    """Every bucket, the unit buckets included."""
+    cache_write_1h_tokens: int = 0
+    """Prompt tokens written to a 1-hour cache (Anthropic), billed at ``cache_write_1h_per_mtok``."""
+    input_audio_tokens: int = 0
+    output_audio_tokens: int = 0
     unit_prices: UnitPrices
     price: LinePrice
     amount_exact: DecimalText
@@ -262,3 +272,6 @@ class DailyUsage(BaseModel):
     cache_write_tokens: int
     reasoning_tokens: int
     cost_usd: DecimalText
+    cache_write_1h_tokens: int = 0
+    input_audio_tokens: int = 0
+    output_audio_tokens: int = 0

@@ -1,7 +1,10 @@
 """The exact cost of one call at an applied price.
 
 Each bucket is ``tokens × price / 1,000,000`` (``libs.common.money.token_cost``) and the total
-is their sum, all without rounding: rounding happens once, on invoice lines.
+is their sum, all without rounding: rounding happens once, on invoice lines. A unit bucket
+(1-hour cache writes, audio) is priced only when it has tokens, and only at a price the row
+states: the caller quarantines events whose row does not price a unit they use
+(``AppliedPrice.unpriced_units``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from services.pricing.construct import construct
 
 __all__ = ["price_usage"]
 
-# Wide enough that summing five exact amounts (≤ 13 integer + 18 fractional digits) never rounds.
+# Wide enough that summing eight exact amounts (≤ 13 integer + 18 fractional digits) never rounds.
 _EXACT = Context(prec=60)
+_NOTHING = Decimal(0)
 
 
 def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
@@ -32,6 +36,12 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         cache_write_usd = Decimal(usage.cache_write_tokens) * price.cache_write_per_mtok / TOKENS_PER_MILLION
         reasoning_usd = Decimal(usage.reasoning_tokens) * price.reasoning_per_mtok / TOKENS_PER_MILLION
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
+        cache_write_1h_usd = input_audio_usd = output_audio_usd = _NOTHING
+        if usage.cache_write_1h_tokens or usage.input_audio_tokens or usage.output_audio_tokens:
+            cache_write_1h_usd = _unit_cost(usage.cache_write_1h_tokens, price.cache_write_1h_per_mtok)
+            input_audio_usd = _unit_cost(usage.input_audio_tokens, price.input_audio_per_mtok)
+            output_audio_usd = _unit_cost(usage.output_audio_tokens, price.output_audio_per_mtok)
+            total_usd += cache_write_1h_usd + input_audio_usd + output_audio_usd
     return construct(CostBreakdown, {
         "input_usd": input_usd,
         "output_usd": output_usd,
@@ -39,4 +49,16 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         "cache_write_usd": cache_write_usd,
         "reasoning_usd": reasoning_usd,
         "total_usd": total_usd,
+        "cache_write_1h_usd": cache_write_1h_usd,
+        "input_audio_usd": input_audio_usd,
+        "output_audio_usd": output_audio_usd,
     })
+
+
+def _unit_cost(tokens: int, price_per_mtok: Decimal | None) -> Decimal:
+    """A unit bucket's cost (inside the caller's exact context); tokens at no price is a caller's bug."""
+    if not tokens:
+        return _NOTHING
+    if price_per_mtok is None:
+        raise ValueError("tokens in a unit bucket the price row does not price (quarantine it instead)")
+    return Decimal(tokens) * price_per_mtok / TOKENS_PER_MILLION

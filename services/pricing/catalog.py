@@ -11,8 +11,13 @@ Mapping of genai-prices price keys onto our five disjoint buckets:
 - ``cache_read_mtok`` → cache read; absent means the catalog does not discount cached tokens,
   so they cost the input price (they are input tokens after all).
 - ``cache_write_mtok`` → cache write (Anthropic's default 5-minute cache); absent → input price.
-  ``cache_write_1h_mtok`` is not used: our usage has a single cache-write bucket.
 - ``output_reasoning_mtok`` → reasoning when the catalog prices it apart, else the output price.
+- the unit buckets (``libs.common.events.UNIT_BUCKETS``): ``cache_write_1h_mtok`` → 1-hour cache
+  writes, ``input_audio_mtok`` / ``output_audio_mtok`` → audio. Absent → no price (``None``), not
+  the parent's: genai-prices lists a unit price only where it knows one, and a missing one is as
+  often a gap (OpenAI's gpt-4o-audio-preview: $2.50 text, $40 audio, listed without audio) as a
+  unit billed like text. Pricing quarantines a call with tokens in an unpriced unit rather than
+  bill it at a guess (``services.pricing.service``).
 
 Tiers follow genai-prices' ``calc_unit_price``: a tier applies to *all* tokens of the call once
 the prompt size is strictly greater than the tier start. genai-prices' ``input_tokens`` is the
@@ -47,7 +52,7 @@ from genai_prices.types import (
 )
 from pydantic import ValidationError
 
-from libs.common.events import AppliedPrice, TokenUsage
+from libs.common.events import UNIT_BUCKETS, AppliedPrice, TokenUsage
 from libs.common.money import PRICE_SCALE
 
 __all__ = ["PROVIDER_ALIASES", "CatalogEntry", "CatalogMiss", "CatalogPrices", "prompt_tokens"]
@@ -68,7 +73,10 @@ PROVIDER_ALIASES: Final[dict[str, str]] = {
     "moonshot": "moonshotai",
 }
 
-_TOKEN_KEYS: Final = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "output_reasoning_mtok")
+_TOKEN_KEYS: Final = (
+    "input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "output_reasoning_mtok",
+    *(unit.catalog_key for unit in UNIT_BUCKETS),
+)
 _ZERO: Final = Decimal(0)
 _MIDNIGHT_UTC: Final = time(0, tzinfo=UTC)
 _PRICE_QUANTUM: Final = Decimal(1).scaleb(-PRICE_SCALE)
@@ -76,7 +84,8 @@ _PRICE_QUANTUM: Final = Decimal(1).scaleb(-PRICE_SCALE)
 
 def prompt_tokens(usage: TokenUsage) -> int:
     """The prompt size tiers are decided on: every input-side bucket."""
-    return usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    return (usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+            + usage.cache_write_1h_tokens + usage.input_audio_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +268,7 @@ def _applied(
         cache_write_per_mtok=input_price if cache_write is None else cache_write,
         reasoning_per_mtok=output_price if reasoning is None else reasoning,
         tier=tier,
+        **{unit.price: at_size(unit.catalog_key) for unit in UNIT_BUCKETS},
     )
 
 

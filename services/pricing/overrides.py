@@ -3,7 +3,10 @@
 An override applies to one exact (provider, model) pair, compared case-insensitively, during
 ``[effective_from, effective_to)``; an open ``effective_to`` means "until further notice".
 Optional bucket prices default when applied: cache read and cache write to the input price
-(they are input tokens), reasoning to the output price (it is generated output).
+(they are input tokens), reasoning to the output price (it is generated output). The unit
+prices (1-hour cache writes, audio) have no default: vendors price them well above their
+parent (Anthropic: 1-hour writes at 2x input; OpenAI audio at 8-16x text), so an override
+without one leaves the unit unpriced and a call using it waits in the quarantine.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ class PriceOverrideCreate(BaseModel):
     cache_read_per_mtok: PricePerMTok | None = None
     cache_write_per_mtok: PricePerMTok | None = None
     reasoning_per_mtok: PricePerMTok | None = None
+    cache_write_1h_per_mtok: PricePerMTok | None = None
+    """Prompt tokens written to a 1-hour cache (Anthropic); no default."""
+    input_audio_per_mtok: PricePerMTok | None = None
+    """Prompt audio tokens; no default."""
+    output_audio_per_mtok: PricePerMTok | None = None
+    """Generated audio tokens; no default."""
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     @field_validator("effective_from", "effective_to")
@@ -112,6 +121,9 @@ class PriceOverride(PriceOverrideCreate):
             cache_read_per_mtok=_or(self.cache_read_per_mtok, self.input_per_mtok),
             cache_write_per_mtok=_or(self.cache_write_per_mtok, self.input_per_mtok),
             reasoning_per_mtok=_or(self.reasoning_per_mtok, self.output_per_mtok),
+            cache_write_1h_per_mtok=self.cache_write_1h_per_mtok,
+            input_audio_per_mtok=self.input_audio_per_mtok,
+            output_audio_per_mtok=self.output_audio_per_mtok,
         )
 
 

@@ -15,6 +15,7 @@ from services.pricing.overrides import PriceOverride
 OVERRIDE_COLUMNS = (
     "override_id", "provider", "model", "effective_from", "effective_to", "input_per_mtok", "output_per_mtok",
     "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok", "note", "created_at",
+    "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
 )
 QUARANTINE_COLUMNS = (
     "client_id", "event_id", "provider", "model", "timestamp", "reason", "detected_at", "status",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from libs.common.deadletter import PROCESSING_ERROR
-from libs.common.events import UsagePriced, UsageRecorded, UsageUnpriced
+from libs.common.events import AppliedPrice, UnitBucket, UsagePriced, UsageRecorded, UsageUnpriced
 from libs.common.failures import Refused, describe
 from services.pricing.calculation import price_usage
 from services.pricing.construct import construct
@@ -26,6 +26,19 @@ class PricingOutcome:
     so one event can never stop every other client's billing."""
 
 
+def unpriced_units_reason(applied: AppliedPrice, missing: Sequence[UnitBucket]) -> str:
+    """Why a call whose price row does not price a unit it uses waits in the quarantine.
+
+    Never billed at a guess (the input price, or a multiplier): 1-hour cache writes and audio
+    cost a multiple of text, and which multiple is the vendor's to say. An override that
+    gives the price re-drives the call.
+    """
+    names = " and ".join(unit.label + " tokens" for unit in missing)
+    fields = ", ".join(unit.price for unit in missing)
+    row = f"override {applied.price_id}" if applied.source == "override" else f"catalog {applied.price_id}"
+    return f"no price for {names}: {row} does not price them; add an override with {fields}"
+
+
 class PricingService:
     """Holds the current price book; a reload swaps it whole, so a batch sees one book."""
 
@@ -39,7 +52,12 @@ class PricingService:
             try:
                 applied = book.resolve(event.provider, event.model, event.timestamp, event)
                 fields = event.__dict__  # the event's validated fields, copied without re-validation
-                if applied is None:
+                if applied is not None and (
+                    event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
+                ) and (missing := applied.unpriced_units(event)):
+                    outcome.unpriced.append(UsageUnpriced.model_construct(
+                        **fields, reason=unpriced_units_reason(applied, missing), detected_at=now))
+                elif applied is None:
                     reason = book.explain(event.provider, event.model, event.timestamp, event).reason
                     outcome.unpriced.append(UsageUnpriced.model_construct(**fields, reason=reason, detected_at=now))
                 else:

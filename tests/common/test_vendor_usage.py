@@ -61,3 +61,61 @@ def test_model_dumps_with_their_nulls_are_read_as_they_are(mode: str) -> None:
                                                   total_token_count=6_000)
     assert gemini.model_dump()["tool_use_prompt_token_count"] is None
     assert buckets(gemini, "google", mode) == [1_000, 4_000, 0, 700, 300]
+
+
+ALL = (*ORDER, "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens")
+
+
+def all_buckets(usage: Any, provider: str | None = None, mode: str = "python") -> dict[str, int]:
+    result = usage_buckets(usage.model_dump(mode=mode), provider)
+    assert set(result) == set(ALL)
+    return {name: count for name, count in result.items() if count}
+
+
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_anthropic_one_hour_writes_get_their_own_bucket(mode: str) -> None:
+    usage = AnthropicUsage(input_tokens=50, output_tokens=700, cache_read_input_tokens=9_000,
+                           cache_creation_input_tokens=5_000,
+                           cache_creation=CacheCreation(ephemeral_5m_input_tokens=1_200,
+                                                        ephemeral_1h_input_tokens=3_800))
+    assert all_buckets(usage, "anthropic", mode) == {
+        "input_tokens": 50, "output_tokens": 700, "cache_read_tokens": 9_000,
+        "cache_write_tokens": 1_200, "cache_write_1h_tokens": 3_800,
+    }
+
+
+def test_anthropic_split_without_the_total_is_summed() -> None:
+    usage = {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": None,
+             "cache_creation": {"ephemeral_5m_input_tokens": 30, "ephemeral_1h_input_tokens": 400}}
+    assert usage_buckets(usage, "anthropic")["cache_write_tokens"] == 30
+    assert usage_buckets(usage, "anthropic")["cache_write_1h_tokens"] == 400
+
+
+def test_anthropic_one_hour_writes_over_the_total_name_the_field() -> None:
+    usage = {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 100,
+             "cache_creation": {"ephemeral_1h_input_tokens": 101}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(usage, "anthropic")
+    assert caught.value.issues[0].field == "usage.cache_creation.ephemeral_1h_input_tokens"
+    assert "(101) exceeds usage.cache_creation_input_tokens (100)" in caught.value.issues[0].message
+
+
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_openai_audio_tokens_leave_the_text_buckets(mode: str) -> None:
+    usage = CompletionUsage(prompt_tokens=10_000, completion_tokens=6_000, total_tokens=16_000,
+                            prompt_tokens_details=PromptTokensDetails(cached_tokens=1_000, audio_tokens=7_000),
+                            completion_tokens_details=CompletionTokensDetails(audio_tokens=5_000,
+                                                                              reasoning_tokens=200))
+    assert all_buckets(usage, "openai", mode) == {
+        "input_tokens": 2_000, "cache_read_tokens": 1_000, "input_audio_tokens": 7_000,
+        "output_tokens": 800, "reasoning_tokens": 200, "output_audio_tokens": 5_000,
+    }
+
+
+def test_openai_audio_over_the_count_names_the_details() -> None:
+    usage = {"prompt_tokens": 100, "completion_tokens": 10,
+             "completion_tokens_details": {"audio_tokens": 8, "reasoning_tokens": 3}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(usage)
+    assert caught.value.issues[0].field == "usage.completion_tokens_details"
+    assert "reasoning_tokens + audio_tokens (3 + 8) exceeds usage.completion_tokens (10)" in caught.value.issues[0].message

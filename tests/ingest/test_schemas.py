@@ -211,7 +211,8 @@ def test_unrecognised_and_non_object_usage() -> None:
 
 
 def test_to_recorded_copies_everything() -> None:
-    parsed = UsageEventIn.model_validate(event(project="chatbot", tags={"env": "prod"}, cache_write_tokens=7))
+    parsed = UsageEventIn.model_validate(event(project="chatbot", tags={"env": "prod"}, cache_write_tokens=7,
+                                               cache_write_1h_tokens=8, input_audio_tokens=9, output_audio_tokens=10))
     recorded = to_recorded(parsed, RECEIVED_AT)
     assert recorded.model_dump() == {
         "event_id": "evt-0001",
@@ -225,6 +226,9 @@ def test_to_recorded_copies_everything() -> None:
         "cache_read_tokens": 0,
         "cache_write_tokens": 7,
         "reasoning_tokens": 0,
+        "cache_write_1h_tokens": 8,
+        "input_audio_tokens": 9,
+        "output_audio_tokens": 10,
         "project": "chatbot",
         "tags": {"env": "prod"},
     }

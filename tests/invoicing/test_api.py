@@ -60,7 +60,8 @@ def priced(
 async def insert_priced(settings: ClickHouseSettings, rows: list[list[Any]]) -> None:
     client = await connect(settings)
     try:
-        await client.insert("priced_events", rows, column_names=list(PRICED_COLUMNS))
+        # the first five buckets' columns only: the unit buckets' (appended after them) read 0
+        await client.insert("priced_events", rows, column_names=list(PRICED_COLUMNS[: len(rows[0])]))
     finally:
         await client.close()
 

@@ -63,6 +63,8 @@ def test_worked_example_json_has_money_as_exact_strings() -> None:
     assert gemini["unit_prices"] == {
         "input_per_mtok": "1.25", "output_per_mtok": "0.00", "cache_read_per_mtok": "0.00",
         "cache_write_per_mtok": "0.00", "reasoning_per_mtok": "0.00",
+        # units the row does not price read 0 (the line has no tokens of them)
+        "cache_write_1h_per_mtok": "0.00", "input_audio_per_mtok": "0.00", "output_audio_per_mtok": "0.00",
     }
     assert gemini["price"] == {"source": "catalog", "price_id": "google/gemini-1.5-pro", "tier": ""}
     assert (gemini["events"], gemini["input_tokens"], gemini["total_tokens"]) == (3, 450_000, 450_000)

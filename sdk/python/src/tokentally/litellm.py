@@ -13,10 +13,13 @@ is not recorded: it is logged, and counted in ``skipped``.
 **Tokens.** LiteLLM normalises every provider to OpenAI's shape, where ``prompt_tokens``
 includes cache reads (``prompt_tokens_details.cached_tokens``) and cache writes
 (``cache_creation_input_tokens`` / ``prompt_tokens_details.cache_write_tokens``) and
-``completion_tokens`` include reasoning. The callback sends the five disjoint buckets itself
-(input = prompt − cache reads − cache writes), so the event does not depend on which
+``completion_tokens`` include reasoning. The callback sends the disjoint buckets itself
+(input = prompt − cache reads − cache writes − audio), so the event does not depend on which
 provider's shape LiteLLM mixed in. When the cache counts exceed ``prompt_tokens`` (a provider
 whose prompt count excludes them), the prompt count is taken as already excluding them.
+Anthropic's 1-hour cache writes (``prompt_tokens_details.cache_creation_token_details
+.ephemeral_1h_input_tokens``) and audio tokens (``prompt_tokens_details.audio_tokens``,
+``completion_tokens_details.audio_tokens``) go to their own buckets: they are priced apart.
 
 **Idempotency.** ``event_id`` is ``litellm:<litellm_call_id>``: LiteLLM calling both its sync and
 async hooks for one call, or a retry of the callback, is counted once by ingest.
@@ -119,7 +122,7 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def usage_buckets(usage: Any) -> dict[str, int]:
-    """LiteLLM's (OpenAI-shaped) usage → TokenTally's five disjoint buckets."""
+    """LiteLLM's (OpenAI-shaped) usage → TokenTally's disjoint buckets."""
     prompt = _get(usage, "prompt_tokens") or 0
     completion = _get(usage, "completion_tokens") or 0
     prompt_details = _get(usage, "prompt_tokens_details")
@@ -127,9 +130,16 @@ def usage_buckets(usage: Any) -> dict[str, int]:
     cache_read = _get(prompt_details, "cached_tokens") or _get(usage, "cache_read_input_tokens") or 0
     cache_write = (_get(usage, "cache_creation_input_tokens") or _get(prompt_details, "cache_write_tokens")
                    or _get(prompt_details, "cache_creation_tokens") or 0)
+    one_hour = _get(_get(prompt_details, "cache_creation_token_details"), "ephemeral_1h_input_tokens") or 0
+    one_hour = min(one_hour, cache_write)  # part of the cache writes
     reasoning = _get(completion_details, "reasoning_tokens") or 0
+    audio_in = _get(prompt_details, "audio_tokens") or 0
+    audio_out = _get(completion_details, "audio_tokens") or 0
     cached = cache_read + cache_write
-    return {"input_tokens": prompt - cached if cached <= prompt else prompt, "cache_read_tokens": cache_read,
-            "cache_write_tokens": cache_write,
-            "output_tokens": completion - reasoning if reasoning <= completion else completion,
-            "reasoning_tokens": reasoning}
+    text_in = prompt - cached if cached <= prompt else prompt
+    text_out = completion - reasoning if reasoning <= completion else completion
+    return {"input_tokens": text_in - audio_in if audio_in <= text_in else text_in,
+            "cache_read_tokens": cache_read, "cache_write_tokens": cache_write - one_hour,
+            "cache_write_1h_tokens": one_hour, "input_audio_tokens": audio_in,
+            "output_tokens": text_out - audio_out if audio_out <= text_out else text_out,
+            "reasoning_tokens": reasoning, "output_audio_tokens": audio_out}
