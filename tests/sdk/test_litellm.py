@@ -86,3 +86,30 @@ def test_usage_buckets(usage: dict, buckets: list[int]) -> None:
     result = usage_buckets(usage)
     assert [result[k] for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                                 "reasoning_tokens")] == buckets
+
+
+def test_usage_buckets_split_one_hour_writes_and_audio_from_litellm_usage() -> None:
+    from litellm.types.utils import (
+        CacheCreationTokenDetails,
+        CompletionTokensDetailsWrapper,
+        PromptTokensDetailsWrapper,
+        Usage,
+    )
+
+    anthropic = Usage(prompt_tokens=1_520, completion_tokens=40,
+                      prompt_tokens_details=PromptTokensDetailsWrapper(
+                          cached_tokens=1_000, cache_creation_tokens=500,
+                          cache_creation_token_details=CacheCreationTokenDetails(ephemeral_5m_input_tokens=200,
+                                                                                 ephemeral_1h_input_tokens=300)),
+                      cache_creation_input_tokens=500, cache_read_input_tokens=1_000)
+    result = usage_buckets(anthropic)
+    assert {k: v for k, v in result.items() if v} == {
+        "input_tokens": 20, "cache_read_tokens": 1_000, "cache_write_tokens": 200, "cache_write_1h_tokens": 300,
+        "output_tokens": 40}
+    audio = Usage(prompt_tokens=400, completion_tokens=200,
+                  prompt_tokens_details=PromptTokensDetailsWrapper(audio_tokens=250),
+                  completion_tokens_details=CompletionTokensDetailsWrapper(audio_tokens=125, reasoning_tokens=5))
+    result = usage_buckets(audio)
+    assert {k: v for k, v in result.items() if v} == {
+        "input_tokens": 150, "input_audio_tokens": 250, "output_tokens": 70, "reasoning_tokens": 5,
+        "output_audio_tokens": 125}
