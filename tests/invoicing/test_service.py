@@ -280,3 +280,29 @@ def test_client_update_version_grows_even_if_the_clock_does_not() -> None:
     again = client_from_update("acme", ClientUpdate(name="Acme"), first, DEFAULTS, at - timedelta(seconds=5))
 
     assert again.updated_at == at + timedelta(microseconds=1)
+
+
+def test_unit_buckets_show_only_on_lines_that_used_them_and_carry_into_documents_and_adjustments() -> None:
+    from dataclasses import replace
+
+    from services.invoicing.adjustments import adjustment_lines
+    from services.invoicing.documents.build import line_from_invoice_line
+
+    text = usage("anthropic", "claude-opus-4-5", input_tokens=100_000, input_per_mtok="5", price_id="same-row")
+    one_hour = replace(text, cache_write_1h_tokens=300_000, cache_write_1h_per_mtok=Decimal(10),
+                       cost_usd=text.cost_usd + Decimal(3))  # 300,000 x $10 = $3.00
+    assert describe_line(text, Decimal("0.50")) == "anthropic claude-opus-4-5: 100,000 tokens @ $5.00/1M = $0.50"
+    assert describe_line(one_hour, Decimal("3.50")) == (
+        "anthropic claude-opus-4-5: 100,000 input @ $5.00/1M + 300,000 1h cache write @ $10.00/1M = $3.50")
+
+    line = invoice([one_hour]).lines[0]
+    assert (line.cache_write_1h_tokens, line.total_tokens, line.amount) == (300_000, 400_000, Decimal("3.50"))
+    assert line.unit_prices.cache_write_1h_per_mtok == Decimal("10.00")
+    assert [(b.label, b.tokens) for b in line_from_invoice_line(line, "2025-03").buckets] == [
+        ("input", 100_000), ("1h cache write", 300_000)]
+
+    # billed without the 1-hour writes (the month's first invoice), they arrive late: an adjustment for them
+    (adjustment,) = adjustment_lines(Period.parse("2025-03"), [one_hour], invoice([text]).lines)
+    assert (adjustment.cache_write_1h_tokens, adjustment.input_tokens, adjustment.amount) == (
+        300_000, 0, Decimal("3.00"))
+    assert adjustment.description.endswith("300,000 tokens @ $10.00/1M = $3.00")
