@@ -15,7 +15,8 @@ and the units vendors price apart from those (``UNIT_BUCKETS``), zero unless rep
 - ``input_audio_tokens``: prompt audio tokens (OpenAI ``prompt_tokens_details.audio_tokens``);
 - ``output_audio_tokens``: generated audio tokens (``completion_tokens_details.audio_tokens``).
 
-A unit bucket is billed only at a price its price row states for it (``AppliedPrice``): a
+A unit bucket is billed only at a price its price row states for it (``AppliedPrice``; the
+catalog's rows, ``services/pricing/catalog.py``, include Anthropic's published 1-hour rule): a
 call with tokens in one its row does not price is quarantined as unpriced, never billed at
 a guess (see ``services/pricing/service.py``).
 

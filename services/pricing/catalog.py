@@ -17,7 +17,11 @@ Mapping of genai-prices price keys onto our five disjoint buckets:
   the parent's: genai-prices lists a unit price only where it knows one, and a missing one is as
   often a gap (OpenAI's gpt-4o-audio-preview: $2.50 text, $40 audio, listed without audio) as a
   unit billed like text. Pricing quarantines a call with tokens in an unpriced unit rather than
-  bill it at a guess (``services.pricing.service``).
+  bill it at a guess (``services.pricing.service``). One exception, a rule rather than a guess:
+  a Claude model (model id containing ``claude``, on any provider: Bedrock, Vertex, OpenRouter…)
+  whose row has no ``cache_write_1h_mtok`` gets ``ONE_HOUR_WRITE_MULTIPLIER`` (2) × its input
+  price, Anthropic's published price for 1-hour writes; every one of the catalog's 79 listed
+  1-hour prices is exactly that (``tests/pricing/test_unit_buckets.py`` checks the whole catalog).
 
 Tiers follow genai-prices' ``calc_unit_price``: a tier applies to *all* tokens of the call once
 the prompt size is strictly greater than the tier start. genai-prices' ``input_tokens`` is the
@@ -72,6 +76,9 @@ PROVIDER_ALIASES: Final[dict[str, str]] = {
     "mistralai": "mistral",
     "moonshot": "moonshotai",
 }
+
+ONE_HOUR_WRITE_MULTIPLIER: Final = Decimal(2)
+"""Anthropic's price of a 1-hour cache write: this many times the base input price (5-minute: 1.25)."""
 
 _TOKEN_KEYS: Final = (
     "input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "output_reasoning_mtok",
@@ -132,6 +139,8 @@ class CatalogEntry:
 
     price_id: str
     periods: tuple[_Period, ...]
+    one_hour_by_rule: bool = False
+    """1-hour cache writes priced by Anthropic's rule (2 × input): a Claude model the catalog lists without them."""
 
     def price_at(self, at: datetime, usage: TokenUsage) -> AppliedPrice:
         """The last period active at ``at`` wins; if none is, the first (as genai-prices does)."""
@@ -189,12 +198,13 @@ class CatalogPrices:
         # provider such as anthropic for claude on google), so it points at one catalog row.
         owner = found.id if any(m is info for m in found.models) else _owner_id(self._providers, info, found.id)
         price_id = f"{owner}/{info.id}"
+        claude = "claude" in info.id.lower()
         conditional = (
             info.prices if isinstance(info.prices, list) else [ConditionalPrice(constraint=None, prices=info.prices)]
         )
         periods: list[_Period] = []
         for cond in conditional:
-            tiered = _build_tiered(price_id, cond)
+            tiered = _build_tiered(price_id, cond, claude=claude)
             if isinstance(tiered, CatalogMiss):
                 return tiered
             start = cond.constraint.start_date if isinstance(cond.constraint, StartDateConstraint) else None
@@ -202,7 +212,9 @@ class CatalogPrices:
             periods.append(_Period(start_date=start, time_of_day=tod, prices=tiered))
         if not periods:
             return CatalogMiss(f"catalog entry {price_id} has no prices")
-        return CatalogEntry(price_id=price_id, periods=tuple(periods))
+        by_rule = claude and any(
+            (cond.prices.__dict__.get("cache_write_1h_mtok") is None) for cond in conditional)
+        return CatalogEntry(price_id=price_id, periods=tuple(periods), one_hour_by_rule=by_rule)
 
 
 def _owner_id(providers: Sequence[Provider], info: ModelInfo, default: str) -> str:
@@ -212,11 +224,13 @@ def _owner_id(providers: Sequence[Provider], info: ModelInfo, default: str) -> s
     return default
 
 
-def _build_tiered(price_id: str, cond: ConditionalPrice) -> _TieredPrice | CatalogMiss:
+def _build_tiered(price_id: str, cond: ConditionalPrice, *, claude: bool = False) -> _TieredPrice | CatalogMiss:
     """Prebuild the ``AppliedPrice`` of every tier of one conditional price."""
     raw: dict[str, Decimal | TieredPrices | None] = {key: cond.prices.__dict__.get(key) for key in _TOKEN_KEYS}
     if raw["input_mtok"] is None:
         return CatalogMiss(f"catalog entry {price_id} has no per-token price")
+    if claude and raw["cache_write_1h_mtok"] is None:
+        raw["cache_write_1h_mtok"] = _times(raw["input_mtok"], ONE_HOUR_WRITE_MULTIPLIER)
     starts = sorted(
         {tier.start for value in raw.values() if isinstance(value, TieredPrices) for tier in value.tiers},
         reverse=True,
@@ -270,6 +284,14 @@ def _applied(
         tier=tier,
         **{unit.price: at_size(unit.catalog_key) for unit in UNIT_BUCKETS},
     )
+
+
+def _times(price: Decimal | TieredPrices, factor: Decimal) -> Decimal | TieredPrices:
+    """A price (each tier of it) times ``factor``, exactly."""
+    if isinstance(price, TieredPrices):
+        return TieredPrices(base=price.base * factor,
+                            tiers=[type(tier)(start=tier.start, price=tier.price * factor) for tier in price.tiers])
+    return price * factor
 
 
 def _to_price_scale(value: Decimal) -> Decimal:

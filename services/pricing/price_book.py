@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from libs.common.events import AppliedPrice, TokenUsage
-from services.pricing.catalog import CatalogMiss, CatalogPrices
+from services.pricing.catalog import CatalogEntry, CatalogMiss, CatalogPrices
 from services.pricing.overrides import PriceOverride
 
 __all__ = ["PriceBook", "PriceExplanation"]
@@ -116,6 +116,10 @@ class PriceBook:
                 reason += f" price since {_iso(catalog_price.effective_from)}"
             if catalog_price.tier:
                 reason += f", tier {catalog_price.tier}"
+            entry = self._catalog.entry(provider, model)
+            if isinstance(entry, CatalogEntry) and entry.one_hour_by_rule:
+                reason += ("; 1-hour cache writes at 2 x the input price (Anthropic's price for them; "
+                           "the catalog lists none)")
         else:
             price = None
             entry = self._catalog.entry(provider, model)

@@ -29,8 +29,9 @@ class PricingOutcome:
 def unpriced_units_reason(applied: AppliedPrice, missing: Sequence[UnitBucket]) -> str:
     """Why a call whose price row does not price a unit it uses waits in the quarantine.
 
-    Never billed at a guess (the input price, or a multiplier): 1-hour cache writes and audio
-    cost a multiple of text, and which multiple is the vendor's to say. An override that
+    Never billed at a guess such as the text price: 1-hour cache writes and audio cost a
+    multiple of text, and which multiple is the vendor's to say (the one published rule applied,
+    Claude's 1-hour writes at 2 x input, is in the catalog's rows already). An override that
     gives the price re-drives the call.
     """
     names = " and ".join(unit.label + " tokens" for unit in missing)

@@ -117,7 +117,7 @@ def test_a_catalog_row_without_the_unit_leaves_the_call_unpriced(catalog: Catalo
     service = PricingService(PriceBook(catalog))
     audio = _event("a", "openai", "gpt-4o-audio-preview", input_tokens=100, input_audio_tokens=1_000)
     text = _event("t", "openai", "gpt-4o-audio-preview", input_tokens=100, output_tokens=10)
-    one_hour = _event("h", "anthropic", "claude-2", input_tokens=100, cache_write_1h_tokens=1_000)
+    one_hour = _event("h", "moonshotai", "kimi-k2", input_tokens=100, cache_write_1h_tokens=1_000)
 
     outcome = service.price([audio, text, one_hour], AT)
 
@@ -125,8 +125,48 @@ def test_a_catalog_row_without_the_unit_leaves_the_call_unpriced(catalog: Catalo
     reasons = {e.event_id: e.reason for e in outcome.unpriced}
     assert reasons["a"] == ("no price for input audio tokens: catalog openai/gpt-4o-audio-preview does not "
                             "price them; add an override with input_audio_per_mtok")
-    assert reasons["h"] == ("no price for 1h cache write tokens: catalog anthropic/claude-2 does not price them; "
+    assert reasons["h"] == ("no price for 1h cache write tokens: catalog moonshotai/kimi-k2 does not price them; "
                             "add an override with cache_write_1h_per_mtok")
+
+
+def test_every_one_hour_price_in_the_catalog_is_twice_the_input_price() -> None:
+    """Anthropic's published rule, which the catalog-less Claude rows are priced by: checked on all of them."""
+    from genai_prices.data import providers
+    from genai_prices.types import ConditionalPrice, TieredPrices
+
+    def pairs(price: object) -> list[Decimal]:
+        return [price.base, *(t.price for t in price.tiers)] if isinstance(price, TieredPrices) else [price]
+
+    listed = [
+        (pairs(cond.prices.cache_write_1h_mtok), pairs(cond.prices.input_mtok))
+        for provider in providers for model in provider.models
+        for cond in (model.prices if isinstance(model.prices, list) else [ConditionalPrice(constraint=None, prices=model.prices)])
+        if getattr(cond.prices, "cache_write_1h_mtok", None) is not None
+    ]
+    assert len(listed) >= 79
+    assert all(one_hour == [2 * p for p in inputs] for one_hour, inputs in listed)
+
+
+@pytest.mark.parametrize(("provider", "model", "usage", "one_hour_price", "total"), [
+    # Vertex lists claude-3-5-sonnet without a 1-hour price: $3 input → $6.
+    # 10,000 x $3 + 50,000 x $6 + 1,000 x $15 = 0.03 + 0.30 + 0.015
+    ("google", "claude-3-5-sonnet", TokenUsage(input_tokens=10_000, cache_write_1h_tokens=50_000, output_tokens=1_000),
+     "6", "0.345"),
+    # OpenRouter's claude-sonnet-4.5 is tiered: above 200,000 prompt tokens input is $6, so 1-hour writes $12.
+    # 150,000 x $6 + 100,000 x $12 = 0.90 + 1.20
+    ("openrouter", "anthropic/claude-sonnet-4.5", TokenUsage(input_tokens=150_000, cache_write_1h_tokens=100_000),
+     "12", "2.1"),
+])
+def test_a_claude_row_without_a_one_hour_price_gets_anthropics_rule(
+    catalog: CatalogPrices, provider: str, model: str, usage: TokenUsage, one_hour_price: str, total: str,
+) -> None:
+    price = catalog.lookup(provider, model, AT, usage)
+    assert price is not None and price.cache_write_1h_per_mtok == D(one_hour_price)
+    assert price_usage(usage, price).total_usd == D(total)
+    reason = PriceBook(catalog).explain(provider, model, AT, usage).reason
+    assert reason.endswith("1-hour cache writes at 2 x the input price (Anthropic's price for them; the catalog "
+                           "lists none)")
+    assert "1-hour" not in PriceBook(catalog).explain("anthropic", "claude-opus-4-5", AT).reason  # listed there
 
 
 def _override(**prices: str) -> PriceOverride:
