@@ -271,7 +271,12 @@ def _rest(whole_field: str, whole: int, details: str, **parts: int) -> int:
 
 
 def _from_openai_chat(usage: Mapping[str, Any]) -> Buckets:
-    """prompt_tokens include cached tokens; completion_tokens include reasoning tokens."""
+    """prompt_tokens include cached tokens; completion_tokens include reasoning tokens.
+
+    Audio is taken as disjoint from the cache: Chat Completions' prompt caching covers
+    messages, images and tools (OpenAI's prompt-caching guide), not audio. A prompt whose
+    parts add up to more than itself is refused rather than split by guess.
+    """
     u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
     prompt = u.prompt_tokens_details
     completion = u.completion_tokens_details

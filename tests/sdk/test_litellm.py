@@ -109,7 +109,10 @@ def test_usage_buckets_split_one_hour_writes_and_audio_from_litellm_usage() -> N
     audio = Usage(prompt_tokens=400, completion_tokens=200,
                   prompt_tokens_details=PromptTokensDetailsWrapper(audio_tokens=250),
                   completion_tokens_details=CompletionTokensDetailsWrapper(audio_tokens=125, reasoning_tokens=5))
-    result = usage_buckets(audio)
+    result = usage_buckets(audio, "openai")
     assert {k: v for k, v in result.items() if v} == {
         "input_tokens": 150, "input_audio_tokens": 250, "output_tokens": 70, "reasoning_tokens": 5,
         "output_audio_tokens": 125}
+    # Gemini's audio, copied by LiteLLM from its modality details, stays text (as ingest reads Gemini)
+    gemini = usage_buckets(audio, "google")
+    assert (gemini["input_tokens"], gemini["input_audio_tokens"], gemini["output_tokens"]) == (400, 0, 195)

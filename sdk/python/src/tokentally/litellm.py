@@ -18,8 +18,11 @@ includes cache reads (``prompt_tokens_details.cached_tokens``) and cache writes
 provider's shape LiteLLM mixed in. When the cache counts exceed ``prompt_tokens`` (a provider
 whose prompt count excludes them), the prompt count is taken as already excluding them.
 Anthropic's 1-hour cache writes (``prompt_tokens_details.cache_creation_token_details
-.ephemeral_1h_input_tokens``) and audio tokens (``prompt_tokens_details.audio_tokens``,
-``completion_tokens_details.audio_tokens``) go to their own buckets: they are priced apart.
+.ephemeral_1h_input_tokens``) and OpenAI-style audio tokens (``prompt_tokens_details.audio_tokens``,
+``completion_tokens_details.audio_tokens``) go to their own buckets: they are priced apart. Audio
+LiteLLM copies from Gemini's modality details stays in the text buckets, as ingest does with
+Gemini's own usage: Google lists audio apart only where it costs more, and Gemini's prompt audio
+count includes cached audio.
 
 **Idempotency.** ``event_id`` is ``litellm:<litellm_call_id>``: LiteLLM calling both its sync and
 async hooks for one call, or a retry of the callback, is counted once by ingest.
@@ -43,6 +46,8 @@ ClientSource = str | Callable[[Mapping[str, Any]], Any]
 
 #: LiteLLM provider names → the names TokenTally's prices use (others pass through).
 PROVIDERS = {"gemini": "google", "vertex_ai": "google", "vertex_ai_beta": "google", "xai": "x-ai"}
+#: Providers whose audio counts stay in the text buckets (see the module notes on tokens).
+_AUDIO_AS_TEXT = frozenset({"google"})
 
 
 class TokenTallyLogger(CustomLogger):  # type: ignore[misc]
@@ -84,9 +89,10 @@ class TokenTallyLogger(CustomLogger):  # type: ignore[misc]
             model = getattr(response, "model", None) or logged.get("model") or kwargs.get("model") or "unknown"
             call_id = kwargs.get("litellm_call_id") or getattr(response, "id", None)
             project = _lookup(kwargs, self.project_from) if self.project_from else None
-            self.tally.record(str(client_id), PROVIDERS.get(provider, provider), str(model),
+            provider = PROVIDERS.get(provider, provider)
+            self.tally.record(str(client_id), provider, str(model),
                               event_id=f"litellm:{call_id}" if call_id else None,
-                              project=str(project) if project else None, **usage_buckets(usage))
+                              project=str(project) if project else None, **usage_buckets(usage, provider))
         except Exception:  # noqa: BLE001 - a billing callback must never break the caller's LLM call
             log.exception("tokentally: could not record a LiteLLM call")
 
@@ -121,8 +127,8 @@ def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
-def usage_buckets(usage: Any) -> dict[str, int]:
-    """LiteLLM's (OpenAI-shaped) usage → TokenTally's disjoint buckets."""
+def usage_buckets(usage: Any, provider: str | None = None) -> dict[str, int]:
+    """LiteLLM's (OpenAI-shaped) usage → TokenTally's disjoint buckets (``provider``: TokenTally's name)."""
     prompt = _get(usage, "prompt_tokens") or 0
     completion = _get(usage, "completion_tokens") or 0
     prompt_details = _get(usage, "prompt_tokens_details")
@@ -133,8 +139,9 @@ def usage_buckets(usage: Any) -> dict[str, int]:
     one_hour = _get(_get(prompt_details, "cache_creation_token_details"), "ephemeral_1h_input_tokens") or 0
     one_hour = min(one_hour, cache_write)  # part of the cache writes
     reasoning = _get(completion_details, "reasoning_tokens") or 0
-    audio_in = _get(prompt_details, "audio_tokens") or 0
-    audio_out = _get(completion_details, "audio_tokens") or 0
+    split_audio = provider not in _AUDIO_AS_TEXT
+    audio_in = (_get(prompt_details, "audio_tokens") or 0) if split_audio else 0
+    audio_out = (_get(completion_details, "audio_tokens") or 0) if split_audio else 0
     cached = cache_read + cache_write
     text_in = prompt - cached if cached <= prompt else prompt
     text_out = completion - reasoning if reasoning <= completion else completion
