@@ -28,6 +28,7 @@ Payloads dumped from the vendors' SDK types (``model_dump()``) are read as they 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -157,6 +158,9 @@ _GEMINI_FIELDS = tuple(GeminiUsage.model_fields)
 _GEMINI_SNAKE_KEYS = frozenset(_GEMINI_FIELDS)
 _GEMINI_CAMEL_KEYS = frozenset(to_camel(name) for name in _GEMINI_FIELDS)
 
+#: genai-prices' match for Google: any provider name containing one of these.
+_GOOGLE = re.compile("google|gemini|vertex")
+
 _UNRECOGNISED = "usage: unrecognised usage object; expected OpenAI, Anthropic or Gemini fields"
 
 
@@ -177,7 +181,10 @@ def usage_buckets(usage: Mapping[str, Any], provider: str | None = None) -> Buck
     """
     if not isinstance(usage, Mapping):
         raise UsageMappingError.single("usage", "usage: expected an object")
-    mapper = _mapper_for(usage, (provider or "").strip().lower())
+    provider = (provider or "").strip().lower()
+    mapper = _mapper_for(usage, provider)
+    if mapper is _from_openai_chat and provider != "openai" and _GOOGLE.search(provider):
+        return _from_openai_chat(usage, audio_apart=False)
     return mapper(usage)
 
 
@@ -270,21 +277,23 @@ def _rest(whole_field: str, whole: int, details: str, **parts: int) -> int:
     return whole - total
 
 
-def _from_openai_chat(usage: Mapping[str, Any]) -> Buckets:
+def _from_openai_chat(usage: Mapping[str, Any], *, audio_apart: bool = True) -> Buckets:
     """prompt_tokens include cached tokens; completion_tokens include reasoning tokens.
 
     Audio is taken as disjoint from the cache: Chat Completions' prompt caching covers
     messages, images and tools (OpenAI's prompt-caching guide), not audio. A prompt whose
-    parts add up to more than itself is refused rather than split by guess.
+    parts add up to more than itself is refused rather than split by guess. Gemini's
+    OpenAI-compatible usage (``audio_apart=False``) keeps its audio in the text buckets, as
+    its own usage does (see ``_from_gemini``).
     """
     u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
     prompt = u.prompt_tokens_details
     completion = u.completion_tokens_details
     cached = (prompt and prompt.cached_tokens) or 0
     written = (prompt and prompt.cache_write_tokens) or 0
-    audio_in = (prompt and prompt.audio_tokens) or 0
+    audio_in = ((prompt and prompt.audio_tokens) or 0) if audio_apart else 0
     reasoning = (completion and completion.reasoning_tokens) or 0
-    audio_out = (completion and completion.audio_tokens) or 0
+    audio_out = ((completion and completion.audio_tokens) or 0) if audio_apart else 0
     return _tokens(
         input_tokens=_rest("prompt_tokens", u.prompt_tokens, "prompt_tokens_details",
                            cached_tokens=cached, cache_write_tokens=written, audio_tokens=audio_in),
@@ -339,7 +348,12 @@ def _from_anthropic(usage: Mapping[str, Any]) -> Buckets:
 
 
 def _from_gemini(usage: Mapping[str, Any]) -> Buckets:
-    """promptTokenCount includes cached content; candidates exclude thoughts; tool-use prompt is extra input."""
+    """promptTokenCount includes cached content; candidates exclude thoughts; tool-use prompt is extra input.
+
+    Per-modality details are not split out: Google lists audio apart only for the models where
+    it costs more (genai-prices follows), so a model without an audio price bills audio as text,
+    and the prompt's audio count includes cached audio, which needs a bucket of its own.
+    """
     u: GeminiUsage = _validate(GeminiUsage, usage)
     cached_tokens = u.cached_content_token_count or 0
     camel = not _GEMINI_CAMEL_KEYS.isdisjoint(usage.keys())

@@ -119,3 +119,12 @@ def test_openai_audio_over_the_count_names_the_details() -> None:
         usage_buckets(usage)
     assert caught.value.issues[0].field == "usage.completion_tokens_details"
     assert "reasoning_tokens + audio_tokens (3 + 8) exceeds usage.completion_tokens (10)" in caught.value.issues[0].message
+
+
+@pytest.mark.parametrize("provider", ["google", "vertex_ai", "gemini"])
+def test_gemini_openai_compatible_audio_stays_text_like_geminis_own_usage(provider: str) -> None:
+    usage = {"prompt_tokens": 1_000, "completion_tokens": 500, "prompt_tokens_details": {"audio_tokens": 300},
+             "completion_tokens_details": {"audio_tokens": 200}}
+    result = usage_buckets(usage, provider)
+    assert (result["input_tokens"], result["input_audio_tokens"], result["output_tokens"]) == (1_000, 0, 500)
+    assert usage_buckets(usage, "openai")["input_audio_tokens"] == 300
