@@ -12,8 +12,14 @@ invoice line can be checked by hand. The five everyone reports:
 and the units vendors price apart from those (``UNIT_BUCKETS``), zero unless reported:
 
 - ``cache_write_1h_tokens``: prompt tokens written to Anthropic's 1-hour cache;
-- ``input_audio_tokens``: prompt audio tokens (OpenAI ``prompt_tokens_details.audio_tokens``);
-- ``output_audio_tokens``: generated audio tokens (``completion_tokens_details.audio_tokens``).
+- ``input_audio_tokens``: prompt audio tokens not read from a cache (OpenAI
+  ``prompt_tokens_details.audio_tokens``, Realtime ``input_token_details``);
+- ``output_audio_tokens``: generated audio tokens (``completion_tokens_details.audio_tokens``);
+- ``cache_audio_read_tokens``: prompt audio tokens served from the cache (OpenAI Realtime);
+- ``input_image_tokens``: prompt image tokens not read from a cache (OpenAI Realtime);
+- ``cache_image_read_tokens``: prompt image tokens served from the cache (OpenAI Realtime).
+
+``cache_read_tokens`` then holds the cached *text* of a call that reports the split.
 
 A unit bucket is billed only at a price its price row states for it (``AppliedPrice``; the
 catalog's rows, ``services/pricing/catalog.py``, include Anthropic's published 1-hour rule): a
@@ -80,6 +86,9 @@ class TokenUsage(BaseModel):
     cache_write_1h_tokens: TokenCount = 0
     input_audio_tokens: TokenCount = 0
     output_audio_tokens: TokenCount = 0
+    cache_audio_read_tokens: TokenCount = 0
+    input_image_tokens: TokenCount = 0
+    cache_image_read_tokens: TokenCount = 0
 
     @property
     def total_tokens(self) -> int:
@@ -92,11 +101,14 @@ class TokenUsage(BaseModel):
             + self.cache_write_1h_tokens
             + self.input_audio_tokens
             + self.output_audio_tokens
+            + self.cache_audio_read_tokens
+            + self.input_image_tokens
+            + self.cache_image_read_tokens
         )
 
 
 class UnitBucket(NamedTuple):
-    """A bucket for a unit some vendors price apart (1-hour cache writes, audio): its fields everywhere."""
+    """A bucket for a unit some vendors price apart (1-hour cache writes, audio, images): its fields everywhere."""
 
     tokens: str
     """``TokenUsage`` field (and ClickHouse token column)."""
@@ -116,6 +128,11 @@ UNIT_BUCKETS: tuple[UnitBucket, ...] = (
     UnitBucket("input_audio_tokens", "input_audio_per_mtok", "input_audio_usd", "input_audio_mtok", "input audio"),
     UnitBucket("output_audio_tokens", "output_audio_per_mtok", "output_audio_usd", "output_audio_mtok",
                "output audio"),
+    UnitBucket("cache_audio_read_tokens", "cache_audio_read_per_mtok", "cache_audio_read_usd",
+               "cache_audio_read_mtok", "audio cache read"),
+    UnitBucket("input_image_tokens", "input_image_per_mtok", "input_image_usd", "input_image_mtok", "input image"),
+    UnitBucket("cache_image_read_tokens", "cache_image_read_per_mtok", "cache_image_read_usd",
+               "cache_image_read_mtok", "image cache read"),
 )
 """In column order; appended after the five everywhere (wire, tables, CSV), so older readers' positions hold."""
 
@@ -157,6 +174,9 @@ class AppliedPrice(BaseModel):
     cache_write_1h_per_mtok: PricePerMTok | None = None
     input_audio_per_mtok: PricePerMTok | None = None
     output_audio_per_mtok: PricePerMTok | None = None
+    cache_audio_read_per_mtok: PricePerMTok | None = None
+    input_image_per_mtok: PricePerMTok | None = None
+    cache_image_read_per_mtok: PricePerMTok | None = None
     """Unit prices (``UNIT_BUCKETS``): ``None`` when the row does not price the unit; an event
     with tokens in such a bucket is not priced at this row (it waits in the quarantine)."""
 
@@ -182,6 +202,9 @@ class CostBreakdown(BaseModel):
     cache_write_1h_usd: DecimalStr = Decimal(0)
     input_audio_usd: DecimalStr = Decimal(0)
     output_audio_usd: DecimalStr = Decimal(0)
+    cache_audio_read_usd: DecimalStr = Decimal(0)
+    input_image_usd: DecimalStr = Decimal(0)
+    cache_image_read_usd: DecimalStr = Decimal(0)
 
 
 class UsagePriced(UsageRecorded):

@@ -29,7 +29,7 @@ TIME = "DateTime64(6, 'UTC')"
 UNIT_TOKEN_COLUMNS = tuple(unit.tokens for unit in UNIT_BUCKETS)
 UNIT_PRICE_COLUMNS = tuple(unit.price for unit in UNIT_BUCKETS)
 UNIT_COST_COLUMNS = tuple(unit.cost for unit in UNIT_BUCKETS)
-"""Columns of the unit buckets (1-hour cache writes, audio), added after the first five. A price
+"""Columns of the unit buckets (1-hour cache writes, audio, images), added after the first five. A price
 row that does not price a unit stores 0 for it: its events have no tokens there (they would
 have been quarantined), so the 0 never bills anything."""
 
@@ -285,7 +285,7 @@ _UNIT_TOKENS = tuple((n, "UInt64", a) for n, a in _after(UNIT_TOKEN_COLUMNS, "re
 _UNIT_PRICES = tuple((n, PRICE, a) for n, a in _after(UNIT_PRICE_COLUMNS, "reasoning_per_mtok"))
 _UNIT_COSTS = tuple((n, AMOUNT, a) for n, a in _after(UNIT_COST_COLUMNS, "reasoning_usd"))
 
-# Databases from before the unit buckets (1-hour cache writes, audio) get their columns with 0
+# Databases from before the unit buckets (1-hour cache writes, audio, images) get their columns with 0
 # (NULL for overrides: "not priced"), what every stored event and message had. Idempotent, and
 # run in ``STATEMENTS`` right after the table they alter: ClickHouse checks a view's query
 # against its source even on ``CREATE ... IF NOT EXISTS`` of a view that exists.

@@ -14,6 +14,9 @@ Shapes understood (detected from the keys):
   (part of the completion count);
 - OpenAI Responses: ``input_tokens``, ``output_tokens``, ``input_tokens_details.cached_tokens``
   and ``.cache_write_tokens``, ``output_tokens_details.reasoning_tokens``;
+- OpenAI Realtime (``response.done``): ``input_tokens``, ``output_tokens``,
+  ``input_token_details`` (``audio_tokens``, ``image_tokens``, ``cached_tokens`` with its split
+  ``cached_tokens_details``, all part of ``input_tokens``), ``output_token_details.audio_tokens``;
 - Anthropic Messages: ``input_tokens``, ``output_tokens``, ``cache_read_input_tokens``,
   ``cache_creation_input_tokens`` and its split ``cache_creation.ephemeral_5m_input_tokens`` /
   ``.ephemeral_1h_input_tokens`` (1-hour writes go to their own bucket: they cost more);
@@ -124,6 +127,32 @@ class OpenAIResponsesUsage(_Shape):
     output_tokens_details: _CompletionDetails | None = None
 
 
+class _RealtimeCached(_Shape):
+    text_tokens: OptionalCount = 0
+    audio_tokens: OptionalCount = 0
+    image_tokens: OptionalCount = 0
+
+
+class _RealtimeInput(_Shape):
+    audio_tokens: OptionalCount = 0
+    image_tokens: OptionalCount = 0
+    cached_tokens: OptionalCount = 0
+    cached_tokens_details: _RealtimeCached | None = None
+
+
+class _RealtimeOutput(_Shape):
+    audio_tokens: OptionalCount = 0
+
+
+class OpenAIRealtimeUsage(_Shape):
+    """``usage`` of a Realtime ``response.done``: counts by modality, cached ones a subset of input."""
+
+    input_tokens: OptionalCount = 0
+    output_tokens: OptionalCount = 0
+    input_token_details: _RealtimeInput | None = None
+    output_token_details: _RealtimeOutput | None = None
+
+
 class AnthropicUsage(_Shape):
     """``usage`` of a Messages API response; its four counts are already disjoint."""
 
@@ -154,6 +183,7 @@ _IO_KEYS = frozenset({"input_tokens", "output_tokens"})
 _RESPONSES_KEYS = frozenset({"input_tokens_details", "output_tokens_details"})
 _ANTHROPIC_KEYS = frozenset({"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"})
 _ANY_IO_KEYS = _IO_KEYS | _RESPONSES_KEYS | _ANTHROPIC_KEYS
+_REALTIME_KEYS = frozenset({"input_token_details", "output_token_details"})
 _GEMINI_FIELDS = tuple(GeminiUsage.model_fields)
 _GEMINI_SNAKE_KEYS = frozenset(_GEMINI_FIELDS)
 _GEMINI_CAMEL_KEYS = frozenset(to_camel(name) for name in _GEMINI_FIELDS)
@@ -194,7 +224,11 @@ def _mapper_for(usage: Mapping[str, Any], provider: str) -> Callable[[Mapping[st
     found: list[tuple[str, Callable[[Mapping[str, Any]], Buckets]]] = []
     if not _CHAT_KEYS.isdisjoint(keys):
         found.append(("OpenAI Chat Completions", _from_openai_chat))
-    if not _ANY_IO_KEYS.isdisjoint(keys):
+    realtime = not _REALTIME_KEYS.isdisjoint(keys)
+    if realtime:
+        found.append(("OpenAI Realtime", _from_openai_realtime))
+    # Realtime shares input_tokens/output_tokens: another IO shape only when its own keys are there too
+    if not (_ANY_IO_KEYS - _IO_KEYS if realtime else _ANY_IO_KEYS).isdisjoint(keys):
         found.append(_io_shape(keys, provider))
     if not _GEMINI_CAMEL_KEYS.isdisjoint(keys):
         found.append(("Gemini (camelCase)", _from_gemini))
@@ -320,6 +354,49 @@ def _from_openai_responses(usage: Mapping[str, Any]) -> Buckets:
         cache_write_tokens=written,
         output_tokens=_part("output_tokens", u.output_tokens, "output_tokens_details.reasoning_tokens", reasoning),
         reasoning_tokens=reasoning,
+    )
+
+
+def _from_openai_realtime(usage: Mapping[str, Any]) -> Buckets:
+    """Input counts every modality, cached or not; the cache's split says which cached tokens are audio
+    and images. Without that split, cached tokens next to audio or images cannot be priced exactly."""
+    u: OpenAIRealtimeUsage = _validate(OpenAIRealtimeUsage, usage)
+    details = u.input_token_details
+    audio = (details and details.audio_tokens) or 0
+    image = (details and details.image_tokens) or 0
+    cached = (details and details.cached_tokens) or 0
+    split = details and details.cached_tokens_details
+    if split is not None:
+        cached_audio, cached_image = split.audio_tokens or 0, split.image_tokens or 0
+    elif cached and (audio or image):
+        raise UsageMappingError.single(
+            "usage.input_token_details.cached_tokens_details",
+            "usage.input_token_details.cached_tokens_details: needed to tell cached audio and images from "
+            "cached text (cached_tokens comes with audio_tokens or image_tokens)",
+        )
+    else:
+        cached_audio = cached_image = 0
+    cached_text = _rest("input_token_details.cached_tokens", cached, "input_token_details.cached_tokens_details",
+                        audio_tokens=cached_audio, image_tokens=cached_image)
+    whole = u.input_tokens or 0
+    if audio + image + cached_text > whole:
+        raise UsageMappingError.single(
+            "usage.input_token_details",
+            f"usage.input_token_details: audio_tokens + image_tokens + cached text ({audio} + {image} + "
+            f"{cached_text}) exceeds usage.input_tokens ({whole})",
+        )
+    out_audio = (u.output_token_details and u.output_token_details.audio_tokens) or 0
+    return _tokens(
+        input_tokens=whole - audio - image - cached_text,
+        cache_read_tokens=cached_text,
+        input_audio_tokens=_part("input_token_details.audio_tokens", audio,
+                                 "input_token_details.cached_tokens_details.audio_tokens", cached_audio),
+        cache_audio_read_tokens=cached_audio,
+        input_image_tokens=_part("input_token_details.image_tokens", image,
+                                 "input_token_details.cached_tokens_details.image_tokens", cached_image),
+        cache_image_read_tokens=cached_image,
+        output_tokens=_part("output_tokens", u.output_tokens or 0, "output_token_details.audio_tokens", out_audio),
+        output_audio_tokens=out_audio,
     )
 
 

@@ -46,6 +46,9 @@ class AppliedPriceRecord(BaseModel):
     cache_write_1h_per_mtok: PriceText | None = None
     input_audio_per_mtok: PriceText | None = None
     output_audio_per_mtok: PriceText | None = None
+    cache_audio_read_per_mtok: PriceText | None = None
+    input_image_per_mtok: PriceText | None = None
+    cache_image_read_per_mtok: PriceText | None = None
     """Unit prices; ``None`` (or absent, in messages from before them): the row does not price the unit."""
 
 
@@ -63,6 +66,9 @@ class CostRecord(BaseModel):
     cache_write_1h_usd: DecimalText = "0"
     input_audio_usd: DecimalText = "0"
     output_audio_usd: DecimalText = "0"
+    cache_audio_read_usd: DecimalText = "0"
+    input_image_usd: DecimalText = "0"
+    cache_image_read_usd: DecimalText = "0"
 
 
 class PricedRecord(UsageRecorded):
@@ -83,6 +89,9 @@ PRICED_COLUMNS = (
     "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
     "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
     "cache_write_1h_usd", "input_audio_usd", "output_audio_usd",
+    "cache_audio_read_tokens", "input_image_tokens", "cache_image_read_tokens",
+    "cache_audio_read_per_mtok", "input_image_per_mtok", "cache_image_read_per_mtok",
+    "cache_audio_read_usd", "input_image_usd", "cache_image_read_usd",
 )
 
 _ZERO = "0"
@@ -110,6 +119,10 @@ def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
         price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
         price.output_audio_per_mtok or _ZERO,
         cost.cache_write_1h_usd, cost.input_audio_usd, cost.output_audio_usd,
+        event.cache_audio_read_tokens, event.input_image_tokens, event.cache_image_read_tokens,
+        price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
+        price.cache_image_read_per_mtok or _ZERO,
+        cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
     ]
 
 

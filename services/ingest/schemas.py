@@ -54,6 +54,12 @@ class UsageEventIn(BaseModel):
     """Prompt audio tokens, apart from ``input_tokens`` (text)."""
     output_audio_tokens: Count = 0
     """Generated audio tokens, apart from ``output_tokens`` (text)."""
+    cache_audio_read_tokens: Count = 0
+    """Prompt audio tokens served from the cache, apart from ``cache_read_tokens`` (text)."""
+    input_image_tokens: Count = 0
+    """Prompt image tokens, apart from ``input_tokens`` (text)."""
+    cache_image_read_tokens: Count = 0
+    """Prompt image tokens served from the cache, apart from ``cache_read_tokens`` (text)."""
     usage: dict[str, Any] | None = None
     project: Project | None = None
     tags: Tags = Field(default_factory=dict)

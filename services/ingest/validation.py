@@ -42,6 +42,9 @@ def _recorded_fields(event: UsageEventIn, received_at: datetime) -> dict[str, An
         "cache_write_1h_tokens": event.cache_write_1h_tokens,
         "input_audio_tokens": event.input_audio_tokens,
         "output_audio_tokens": event.output_audio_tokens,
+        "cache_audio_read_tokens": event.cache_audio_read_tokens,
+        "input_image_tokens": event.input_image_tokens,
+        "cache_image_read_tokens": event.cache_image_read_tokens,
         "project": event.project,
         "tags": event.tags,
     }

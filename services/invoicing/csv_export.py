@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 
+from libs.common.events import UNIT_BUCKETS
 from services.invoicing.amounts import plain
 from services.invoicing.schemas import Invoice, InvoiceLine
 
@@ -23,8 +24,8 @@ HEADER = (
     "price_source", "price_id", "price_tier",
     # the unit buckets, after the columns existing imports know by position, before the amounts,
     # which stay last
-    "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
-    "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
+    *(unit.tokens for unit in UNIT_BUCKETS),
+    *(unit.price for unit in UNIT_BUCKETS),
     "amount_exact", "amount",
 )
 
@@ -45,8 +46,8 @@ def _line_row(line: InvoiceLine) -> list[str]:
         plain(prices.input_per_mtok), plain(prices.output_per_mtok), plain(prices.cache_read_per_mtok),
         plain(prices.cache_write_per_mtok), plain(prices.reasoning_per_mtok),
         _text(line.price.source), _text(line.price.price_id), _text(line.price.tier),
-        str(line.cache_write_1h_tokens), str(line.input_audio_tokens), str(line.output_audio_tokens),
-        plain(prices.cache_write_1h_per_mtok), plain(prices.input_audio_per_mtok), plain(prices.output_audio_per_mtok),
+        *(str(getattr(line, unit.tokens)) for unit in UNIT_BUCKETS),
+        *(plain(getattr(prices, unit.price)) for unit in UNIT_BUCKETS),
         plain(line.amount_exact), plain(line.amount),
     ]
 

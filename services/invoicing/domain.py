@@ -53,6 +53,12 @@ class UsageTotals:
     cache_write_1h_tokens: int = 0
     input_audio_tokens: int = 0
     output_audio_tokens: int = 0
+    cache_audio_read_per_mtok: Decimal = Decimal(0)
+    input_image_per_mtok: Decimal = Decimal(0)
+    cache_image_read_per_mtok: Decimal = Decimal(0)
+    cache_audio_read_tokens: int = 0
+    input_image_tokens: int = 0
+    cache_image_read_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -60,4 +66,5 @@ class UsageTotals:
             self.input_tokens + self.output_tokens + self.cache_read_tokens
             + self.cache_write_tokens + self.reasoning_tokens
             + self.cache_write_1h_tokens + self.input_audio_tokens + self.output_audio_tokens
+            + self.cache_audio_read_tokens + self.input_image_tokens + self.cache_image_read_tokens
         )

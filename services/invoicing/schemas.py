@@ -124,7 +124,10 @@ class UnitPrices(BaseModel):
     cache_write_1h_per_mtok: DecimalText = Decimal("0.00")
     input_audio_per_mtok: DecimalText = Decimal("0.00")
     output_audio_per_mtok: DecimalText = Decimal("0.00")
-    """Unit prices (1-hour cache writes, audio): 0 on a line whose price row does not price the unit
+    cache_audio_read_per_mtok: DecimalText = Decimal("0.00")
+    input_image_per_mtok: DecimalText = Decimal("0.00")
+    cache_image_read_per_mtok: DecimalText = Decimal("0.00")
+    """Unit prices (1-hour cache writes, audio, images): 0 on a line whose price row does not price the unit
     (its calls used none). Invoices issued before they existed read 0."""
 
 
@@ -152,6 +155,9 @@ class InvoiceLine(BaseModel):
     """Prompt tokens written to a 1-hour cache (Anthropic), billed at ``cache_write_1h_per_mtok``."""
     input_audio_tokens: int = 0
     output_audio_tokens: int = 0
+    cache_audio_read_tokens: int = 0
+    input_image_tokens: int = 0
+    cache_image_read_tokens: int = 0
     unit_prices: UnitPrices
     price: LinePrice
     amount_exact: DecimalText
@@ -275,3 +281,6 @@ class DailyUsage(BaseModel):
     cache_write_1h_tokens: int = 0
     input_audio_tokens: int = 0
     output_audio_tokens: int = 0
+    cache_audio_read_tokens: int = 0
+    input_image_tokens: int = 0
+    cache_image_read_tokens: int = 0

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from libs.common.errors import NotFound
+from libs.common.events import UNIT_BUCKETS
 from libs.common.money import CENT, markup_of, round_cents
 from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
@@ -66,9 +67,7 @@ def _line(usage: UsageTotals) -> InvoiceLine:
         cache_write_tokens=usage.cache_write_tokens,
         reasoning_tokens=usage.reasoning_tokens,
         total_tokens=usage.total_tokens,
-        cache_write_1h_tokens=usage.cache_write_1h_tokens,
-        input_audio_tokens=usage.input_audio_tokens,
-        output_audio_tokens=usage.output_audio_tokens,
+        **{unit.tokens: getattr(usage, unit.tokens) for unit in UNIT_BUCKETS},
         unit_prices=UnitPrices(**{price: trim(getattr(usage, price), 2) for _, _, price in BUCKETS}),
         price=LinePrice(source=usage.price_source, price_id=usage.price_id, tier=usage.price_tier),
         amount_exact=trim(usage.cost_usd, 2),

@@ -2,7 +2,7 @@
 
 Each bucket is ``tokens × price / 1,000,000`` (``libs.common.money.token_cost``) and the total
 is their sum, all without rounding: rounding happens once, on invoice lines. A unit bucket
-(1-hour cache writes, audio) is priced only when it has tokens, and only at a price the row
+(1-hour cache writes, audio, images) is priced only when it has tokens, and only at a price the row
 states: the caller quarantines events whose row does not price a unit they use
 (``AppliedPrice.unpriced_units``).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Context, Decimal, localcontext
 
-from libs.common.events import AppliedPrice, CostBreakdown, TokenUsage
+from libs.common.events import UNIT_BUCKETS, AppliedPrice, CostBreakdown, TokenUsage
 from libs.common.money import TOKENS_PER_MILLION
 from services.pricing.construct import construct
 
@@ -20,6 +20,7 @@ __all__ = ["price_usage"]
 # Wide enough that summing eight exact amounts (≤ 13 integer + 18 fractional digits) never rounds.
 _EXACT = Context(prec=60)
 _NOTHING = Decimal(0)
+_NO_UNIT_COSTS = {unit.cost: _NOTHING for unit in UNIT_BUCKETS}
 
 
 def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
@@ -36,12 +37,12 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         cache_write_usd = Decimal(usage.cache_write_tokens) * price.cache_write_per_mtok / TOKENS_PER_MILLION
         reasoning_usd = Decimal(usage.reasoning_tokens) * price.reasoning_per_mtok / TOKENS_PER_MILLION
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
-        cache_write_1h_usd = input_audio_usd = output_audio_usd = _NOTHING
-        if usage.cache_write_1h_tokens or usage.input_audio_tokens or usage.output_audio_tokens:
-            cache_write_1h_usd = _unit_cost(usage.cache_write_1h_tokens, price.cache_write_1h_per_mtok)
-            input_audio_usd = _unit_cost(usage.input_audio_tokens, price.input_audio_per_mtok)
-            output_audio_usd = _unit_cost(usage.output_audio_tokens, price.output_audio_per_mtok)
-            total_usd += cache_write_1h_usd + input_audio_usd + output_audio_usd
+        units = _NO_UNIT_COSTS
+        if (usage.cache_write_1h_tokens or usage.input_audio_tokens or usage.output_audio_tokens
+                or usage.cache_audio_read_tokens or usage.input_image_tokens or usage.cache_image_read_tokens):
+            units = {unit.cost: _unit_cost(getattr(usage, unit.tokens), getattr(price, unit.price))
+                     for unit in UNIT_BUCKETS}
+            total_usd += sum(units.values())
     return construct(CostBreakdown, {
         "input_usd": input_usd,
         "output_usd": output_usd,
@@ -49,9 +50,7 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         "cache_write_usd": cache_write_usd,
         "reasoning_usd": reasoning_usd,
         "total_usd": total_usd,
-        "cache_write_1h_usd": cache_write_1h_usd,
-        "input_audio_usd": input_audio_usd,
-        "output_audio_usd": output_audio_usd,
+        **units,
     })
 
 

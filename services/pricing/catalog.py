@@ -13,7 +13,8 @@ Mapping of genai-prices price keys onto our five disjoint buckets:
 - ``cache_write_mtok`` → cache write (Anthropic's default 5-minute cache); absent → input price.
 - ``output_reasoning_mtok`` → reasoning when the catalog prices it apart, else the output price.
 - the unit buckets (``libs.common.events.UNIT_BUCKETS``): ``cache_write_1h_mtok`` → 1-hour cache
-  writes, ``input_audio_mtok`` / ``output_audio_mtok`` → audio. Absent → no price (``None``), not
+  writes, ``input_audio_mtok`` / ``output_audio_mtok`` / ``cache_audio_read_mtok`` → audio,
+  ``input_image_mtok`` / ``cache_image_read_mtok`` → images. Absent → no price (``None``), not
   the parent's: genai-prices lists a unit price only where it knows one, and a missing one is as
   often a gap (OpenAI's gpt-4o-audio-preview: $2.50 text, $40 audio, listed without audio) as a
   unit billed like text. Pricing quarantines a call with tokens in an unpriced unit rather than
@@ -92,7 +93,8 @@ _PRICE_QUANTUM: Final = Decimal(1).scaleb(-PRICE_SCALE)
 def prompt_tokens(usage: TokenUsage) -> int:
     """The prompt size tiers are decided on: every input-side bucket."""
     return (usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-            + usage.cache_write_1h_tokens + usage.input_audio_tokens)
+            + usage.cache_write_1h_tokens + usage.input_audio_tokens + usage.cache_audio_read_tokens
+            + usage.input_image_tokens + usage.cache_image_read_tokens)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ An override applies to one exact (provider, model) pair, compared case-insensiti
 ``[effective_from, effective_to)``; an open ``effective_to`` means "until further notice".
 Optional bucket prices default when applied: cache read and cache write to the input price
 (they are input tokens), reasoning to the output price (it is generated output). The unit
-prices (1-hour cache writes, audio) have no default: vendors price them well above their
+prices (1-hour cache writes, audio, images) have no default: vendors price them well above their
 parent (Anthropic: 1-hour writes at 2x input; OpenAI audio at 8-16x text), so an override
 without one leaves the unit unpriced and a call using it waits in the quarantine.
 """
@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from libs.common.events import AppliedPrice, Name
+from libs.common.events import UNIT_BUCKETS, AppliedPrice, Name
 from libs.common.ids import IDENTIFIER_PATTERN
 from libs.common.limits import timestamp_problem
 from libs.common.money import PricePerMTok
@@ -65,6 +65,12 @@ class PriceOverrideCreate(BaseModel):
     """Prompt audio tokens; no default."""
     output_audio_per_mtok: PricePerMTok | None = None
     """Generated audio tokens; no default."""
+    cache_audio_read_per_mtok: PricePerMTok | None = None
+    """Prompt audio tokens read from the cache; no default."""
+    input_image_per_mtok: PricePerMTok | None = None
+    """Prompt image tokens; no default."""
+    cache_image_read_per_mtok: PricePerMTok | None = None
+    """Prompt image tokens read from the cache; no default."""
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     @field_validator("effective_from", "effective_to")
@@ -121,9 +127,7 @@ class PriceOverride(PriceOverrideCreate):
             cache_read_per_mtok=_or(self.cache_read_per_mtok, self.input_per_mtok),
             cache_write_per_mtok=_or(self.cache_write_per_mtok, self.input_per_mtok),
             reasoning_per_mtok=_or(self.reasoning_per_mtok, self.output_per_mtok),
-            cache_write_1h_per_mtok=self.cache_write_1h_per_mtok,
-            input_audio_per_mtok=self.input_audio_per_mtok,
-            output_audio_per_mtok=self.output_audio_per_mtok,
+            **{unit.price: getattr(self, unit.price) for unit in UNIT_BUCKETS},
         )
 
 

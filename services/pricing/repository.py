@@ -9,13 +9,13 @@ from typing import Any
 from clickhouse_connect.driver.asyncclient import AsyncClient
 from pydantic import BaseModel
 
-from libs.common.events import UsageRecorded
+from libs.common.events import UNIT_BUCKETS, UsageRecorded
 from services.pricing.overrides import PriceOverride
 
 OVERRIDE_COLUMNS = (
     "override_id", "provider", "model", "effective_from", "effective_to", "input_per_mtok", "output_per_mtok",
     "cache_read_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok", "note", "created_at",
-    "cache_write_1h_per_mtok", "input_audio_per_mtok", "output_audio_per_mtok",
+    *(unit.price for unit in UNIT_BUCKETS),
 )
 QUARANTINE_COLUMNS = (
     "client_id", "event_id", "provider", "model", "timestamp", "reason", "detected_at", "status",

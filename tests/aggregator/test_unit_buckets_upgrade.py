@@ -1,6 +1,7 @@
-"""A database from before the unit buckets (1-hour cache writes, audio), upgraded in place.
+"""A database from before the unit buckets (1-hour cache writes, audio, cached audio, images), upgraded in place.
 
-The tables as they were are ``tests/support/schema_before_unit_buckets.sql``. After
+The tables as they were are ``tests/support/schema_before_unit_buckets.sql`` (none of them) and
+``schema_with_three_unit_buckets.sql`` (1-hour writes and audio, before cached audio and images). After
 ``ensure_schema`` (run twice: every service runs it at start-up), what was stored reads 0 in
 the new columns, an old override reads "not priced", new events are summed per unit into
 the totals by the altered views, and the operator's reconcile still rebuilds a month.
@@ -27,7 +28,7 @@ from services.pricing.repository import OverrideRepository
 
 pytestmark = pytest.mark.integration
 
-OLD_SCHEMA = Path(__file__).parents[1] / "support" / "schema_before_unit_buckets.sql"
+SUPPORT = Path(__file__).parents[1] / "support"
 AT = datetime(2026, 10, 3, 12, tzinfo=UTC)
 D = Decimal
 
@@ -45,13 +46,16 @@ def _priced(event_id: str, **tokens: int) -> UsagePriced:
     return UsagePriced(**fields, price=CLAUDE, cost=price_usage(usage, CLAUDE), priced_at=AT)
 
 
-async def test_an_old_database_gets_the_unit_columns_and_bills_them(clickhouse_settings: ClickHouseSettings) -> None:
+@pytest.mark.parametrize("old_schema", ["schema_before_unit_buckets.sql", "schema_with_three_unit_buckets.sql"])
+async def test_an_old_database_gets_the_unit_columns_and_bills_them(
+    clickhouse_settings: ClickHouseSettings, old_schema: str,
+) -> None:
     admin = await connect(clickhouse_settings, database="default")
     await admin.command(f"CREATE DATABASE `{clickhouse_settings.database}`")
     await admin.close()
     client = await connect(clickhouse_settings)
     try:
-        sql = "\n".join(line for line in OLD_SCHEMA.read_text().splitlines() if not line.startswith("--"))
+        sql = "\n".join(line for line in (SUPPORT / old_schema).read_text().splitlines() if not line.startswith("--"))
         for statement in filter(str.strip, sql.split(";")):
             await client.command(statement)
         # an event and an override stored by the old version (same price row, no unit prices)
@@ -93,11 +97,23 @@ async def test_an_old_database_gets_the_unit_columns_and_bills_them(clickhouse_s
         cost_1h = await client.query("SELECT sum(cache_write_1h_usd) FROM usage_totals_daily")
         assert cost_1h.result_rows[0][0] == D(12)
 
+        # the newest units too: 100,000 cached audio tokens at $0.30 = $0.03
+        realtime = CLAUDE.model_copy(update={"price_id": "realtime", "cache_audio_read_per_mtok": D("0.3")})
+        fields = dict(event_id="rt", client_id="acme", provider="openai", model="gpt-realtime-mini", timestamp=AT,
+                      received_at=AT, cache_audio_read_tokens=100_000)
+        usage = UsagePriced.model_construct(**fields)
+        await Aggregator(PricedEventStore(client)).record_priced(
+            [UsagePriced(**fields, price=realtime, cost=price_usage(usage, realtime), priced_at=AT)], token="t2")
+        (line,) = [u for u in await InvoicingRepository(client).client_usage("acme", Period.parse("2026-10"))
+                   if u.price_id == "realtime"]
+        assert (line.cache_audio_read_tokens, line.cache_audio_read_per_mtok, line.cost_usd) == (
+            100_000, D("0.3"), D("0.03"))
+
         assert await check(client, "2026-10") == []
         await rebuild(client, "2026-10")  # named columns: the upgraded tables have them elsewhere
         assert await check(client, "2026-10") == []
         rebuilt = await InvoicingRepository(client).client_usage("acme", Period.parse("2026-10"))
-        assert sorted((u.cache_write_1h_tokens, u.cost_usd) for u in rebuilt) == [(0, D("6.75")),
-                                                                                   (2_000_000, D("16.875"))]
+        assert sorted((u.cache_write_1h_tokens, u.cost_usd) for u in rebuilt) == [
+            (0, D("0.03")), (0, D("6.75")), (2_000_000, D("16.875"))]
     finally:
         await client.close()

@@ -63,7 +63,8 @@ def test_model_dumps_with_their_nulls_are_read_as_they_are(mode: str) -> None:
     assert buckets(gemini, "google", mode) == [1_000, 4_000, 0, 700, 300]
 
 
-ALL = (*ORDER, "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens")
+ALL = (*ORDER, "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens", "cache_audio_read_tokens",
+       "input_image_tokens", "cache_image_read_tokens")
 
 
 def all_buckets(usage: Any, provider: str | None = None, mode: str = "python") -> dict[str, int]:
@@ -128,3 +129,47 @@ def test_gemini_openai_compatible_audio_stays_text_like_geminis_own_usage(provid
     result = usage_buckets(usage, provider)
     assert (result["input_tokens"], result["input_audio_tokens"], result["output_tokens"]) == (1_000, 0, 500)
     assert usage_buckets(usage, "openai")["input_audio_tokens"] == 300
+
+
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_openai_realtime_usage_is_split_by_modality_and_cache(mode: str) -> None:
+    from openai.types.realtime.realtime_response_usage import RealtimeResponseUsage
+
+    usage = RealtimeResponseUsage.model_validate({
+        "input_tokens": 10_000, "output_tokens": 3_000, "total_tokens": 13_000,
+        "input_token_details": {"text_tokens": 2_000, "audio_tokens": 7_000, "image_tokens": 1_000,
+                                "cached_tokens": 5_000,
+                                "cached_tokens_details": {"text_tokens": 1_500, "audio_tokens": 3_000,
+                                                          "image_tokens": 500}},
+        "output_token_details": {"text_tokens": 1_000, "audio_tokens": 2_000}})
+    assert all_buckets(usage, "openai", mode) == {
+        "input_tokens": 500, "cache_read_tokens": 1_500,  # text: 2,000 of which 1,500 cached
+        "input_audio_tokens": 4_000, "cache_audio_read_tokens": 3_000,
+        "input_image_tokens": 500, "cache_image_read_tokens": 500,
+        "output_tokens": 1_000, "output_audio_tokens": 2_000,
+    }
+
+
+def test_openai_realtime_cached_tokens_without_their_split_are_refused_next_to_audio() -> None:
+    usage = {"input_tokens": 100, "output_tokens": 1,
+             "input_token_details": {"audio_tokens": 60, "cached_tokens": 30}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(usage, "openai")
+    assert caught.value.issues[0].field == "usage.input_token_details.cached_tokens_details"
+    text_only = {"input_tokens": 100, "output_tokens": 1, "input_token_details": {"cached_tokens": 30}}
+    assert usage_buckets(text_only, "openai")["cache_read_tokens"] == 30  # all text: nothing to tell apart
+
+
+def test_openai_realtime_parts_over_the_whole_name_the_field() -> None:
+    usage = {"input_tokens": 100, "output_tokens": 1,
+             "input_token_details": {"audio_tokens": 60, "image_tokens": 50}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(usage, "openai")
+    assert caught.value.issues[0].field == "usage.input_token_details"
+    assert "(60 + 50 + 0) exceeds usage.input_tokens (100)" in caught.value.issues[0].message
+    cached_audio = {"input_tokens": 100, "output_tokens": 1,
+                    "input_token_details": {"audio_tokens": 10, "cached_tokens": 20,
+                                            "cached_tokens_details": {"audio_tokens": 15}}}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(cached_audio, "openai")
+    assert caught.value.issues[0].field == "usage.input_token_details.cached_tokens_details.audio_tokens"

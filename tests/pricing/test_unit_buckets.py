@@ -78,6 +78,10 @@ def test_openai_audio_at_the_catalogs_audio_prices(catalog: CatalogPrices) -> No
         ("openai", "gpt-realtime", TokenUsage(input_tokens=3_333, cache_read_tokens=1_000, input_audio_tokens=9_999,
                                               output_audio_tokens=4_321)),
         ("google", "gemini-2.5-flash", TokenUsage(input_tokens=1_000, input_audio_tokens=77_777, output_tokens=10)),
+        ("openai", "gpt-realtime-mini", TokenUsage(input_tokens=500, cache_read_tokens=1_500, input_audio_tokens=4_000,
+                                                   cache_audio_read_tokens=3_000, input_image_tokens=500,
+                                                   cache_image_read_tokens=500, output_tokens=1_000,
+                                                   output_audio_tokens=2_000)),
     ],
 )
 def test_unit_buckets_agree_with_genai_prices_calc_price(
@@ -90,11 +94,14 @@ def test_unit_buckets_agree_with_genai_prices_calc_price(
     theirs = genai_prices.calc_price(
         genai_prices.Usage(
             input_tokens=prompt_tokens(usage),
-            cache_read_tokens=usage.cache_read_tokens,
+            # genai-prices nests: the cache's count includes its audio and images, input's its audio and images
+            cache_read_tokens=usage.cache_read_tokens + usage.cache_audio_read_tokens + usage.cache_image_read_tokens,
             cache_write_tokens=usage.cache_write_tokens + usage.cache_write_1h_tokens,
             cache_write_1h_tokens=usage.cache_write_1h_tokens,
-            input_audio_tokens=usage.input_audio_tokens,
-            cache_audio_read_tokens=0,  # our cache reads are priced as one bucket (no audio split yet)
+            input_audio_tokens=usage.input_audio_tokens + usage.cache_audio_read_tokens,
+            cache_audio_read_tokens=usage.cache_audio_read_tokens,
+            input_image_tokens=usage.input_image_tokens + usage.cache_image_read_tokens,
+            cache_image_read_tokens=usage.cache_image_read_tokens,
             output_tokens=usage.output_tokens + usage.reasoning_tokens + usage.output_audio_tokens,
             output_audio_tokens=usage.output_audio_tokens,
         ),
@@ -105,10 +112,28 @@ def test_unit_buckets_agree_with_genai_prices_calc_price(
     assert price_usage(usage, price).total_usd == theirs.total_price
 
 
-def test_tiers_count_one_hour_writes_and_audio_as_prompt() -> None:
+def test_tiers_count_one_hour_writes_audio_and_images_as_prompt() -> None:
     assert prompt_tokens(TokenUsage(input_tokens=1, cache_read_tokens=10, cache_write_tokens=100,
                                     cache_write_1h_tokens=1_000, input_audio_tokens=10_000,
-                                    output_audio_tokens=100_000)) == 11_111
+                                    cache_audio_read_tokens=100_000, input_image_tokens=1_000_000,
+                                    cache_image_read_tokens=10_000_000,
+                                    output_audio_tokens=100_000_000)) == 11_111_111
+
+
+def test_openai_realtime_at_the_catalogs_prices_worked_by_hand(catalog: CatalogPrices) -> None:
+    usage = TokenUsage(input_tokens=500_000, cache_read_tokens=1_500_000, input_audio_tokens=400_000,
+                       cache_audio_read_tokens=3_000_000, input_image_tokens=500_000,
+                       cache_image_read_tokens=500_000, output_tokens=100_000, output_audio_tokens=200_000)
+    price = catalog.lookup("openai", "gpt-realtime-mini", AT, usage)
+    assert price is not None
+    cost = price_usage(usage, price)
+    # genai-prices: text $0.60 in / $0.06 cached / $2.40 out; audio $10 in / $0.30 cached / $20 out;
+    # image $0.80 in / $0.08 cached
+    # 0.5M x 0.60 = 0.30; 1.5M x 0.06 = 0.09; 0.4M x 10 = 4; 3M x 0.30 = 0.90; 0.5M x 0.80 = 0.40;
+    # 0.5M x 0.08 = 0.04; 0.1M x 2.40 = 0.24; 0.2M x 20 = 4
+    assert (cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd) == (
+        D("0.9"), D("0.4"), D("0.04"))
+    assert cost.total_usd == D("9.97")  # 0.30 + 0.09 + 4 + 0.90 + 0.40 + 0.04 + 0.24 + 4
 
 
 def test_a_catalog_row_without_the_unit_leaves_the_call_unpriced(catalog: CatalogPrices) -> None:
