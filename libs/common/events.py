@@ -17,7 +17,8 @@ and the units vendors price apart from those (``UNIT_BUCKETS``), zero unless rep
 - ``output_audio_tokens``: generated audio tokens (``completion_tokens_details.audio_tokens``);
 - ``cache_audio_read_tokens``: prompt audio tokens served from the cache (OpenAI Realtime);
 - ``input_image_tokens``: prompt image tokens not read from a cache (OpenAI Realtime);
-- ``cache_image_read_tokens``: prompt image tokens served from the cache (OpenAI Realtime).
+- ``cache_image_read_tokens``: prompt image tokens served from the cache (OpenAI Realtime);
+- ``output_image_tokens``: generated image tokens (Gemini image models).
 
 ``cache_read_tokens`` then holds the cached *text* of a call that reports the split.
 
@@ -89,6 +90,7 @@ class TokenUsage(BaseModel):
     cache_audio_read_tokens: TokenCount = 0
     input_image_tokens: TokenCount = 0
     cache_image_read_tokens: TokenCount = 0
+    output_image_tokens: TokenCount = 0
 
     @property
     def total_tokens(self) -> int:
@@ -104,6 +106,7 @@ class TokenUsage(BaseModel):
             + self.cache_audio_read_tokens
             + self.input_image_tokens
             + self.cache_image_read_tokens
+            + self.output_image_tokens
         )
 
 
@@ -133,6 +136,8 @@ UNIT_BUCKETS: tuple[UnitBucket, ...] = (
     UnitBucket("input_image_tokens", "input_image_per_mtok", "input_image_usd", "input_image_mtok", "input image"),
     UnitBucket("cache_image_read_tokens", "cache_image_read_per_mtok", "cache_image_read_usd",
                "cache_image_read_mtok", "image cache read"),
+    UnitBucket("output_image_tokens", "output_image_per_mtok", "output_image_usd", "output_image_mtok",
+               "output image"),
 )
 """In column order; appended after the five everywhere (wire, tables, CSV), so older readers' positions hold."""
 
@@ -177,6 +182,7 @@ class AppliedPrice(BaseModel):
     cache_audio_read_per_mtok: PricePerMTok | None = None
     input_image_per_mtok: PricePerMTok | None = None
     cache_image_read_per_mtok: PricePerMTok | None = None
+    output_image_per_mtok: PricePerMTok | None = None
     """Unit prices (``UNIT_BUCKETS``): ``None`` when the row does not price the unit; an event
     with tokens in such a bucket is not priced at this row (it waits in the quarantine)."""
 
@@ -205,6 +211,7 @@ class CostBreakdown(BaseModel):
     cache_audio_read_usd: DecimalStr = Decimal(0)
     input_image_usd: DecimalStr = Decimal(0)
     cache_image_read_usd: DecimalStr = Decimal(0)
+    output_image_usd: DecimalStr = Decimal(0)
 
 
 class UsagePriced(UsageRecorded):

@@ -21,7 +21,8 @@ Shapes understood (detected from the keys):
   ``cache_creation_input_tokens`` and its split ``cache_creation.ephemeral_5m_input_tokens`` /
   ``.ephemeral_1h_input_tokens`` (1-hour writes go to their own bucket: they cost more);
 - Google Gemini ``usageMetadata``: ``promptTokenCount``, ``candidatesTokenCount``,
-  ``cachedContentTokenCount``, ``thoughtsTokenCount``, ``toolUsePromptTokenCount``
+  ``cachedContentTokenCount``, ``thoughtsTokenCount``, ``toolUsePromptTokenCount``, and the
+  per-modality ``promptTokensDetails``, ``cacheTokensDetails``, ``candidatesTokensDetails``
   (or the Python SDK's snake_case spelling of the same).
 
 Totals (``total_tokens``, ``totalTokenCount``) are ignored: they are derived, never billed.
@@ -164,6 +165,15 @@ class AnthropicUsage(_Shape):
     cache_creation: _AnthropicCacheCreation | None = None
 
 
+class _ModalityCount(_Shape):
+    """One ``{modality, tokenCount}`` of Gemini's per-modality details."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    modality: str = ""
+    token_count: OptionalCount = 0
+
+
 class GeminiUsage(_Shape):
     """``usageMetadata`` of generateContent; every count is optional (zeros are omitted)."""
 
@@ -174,6 +184,9 @@ class GeminiUsage(_Shape):
     cached_content_token_count: OptionalCount = 0
     thoughts_token_count: OptionalCount = 0
     tool_use_prompt_token_count: OptionalCount = 0
+    prompt_tokens_details: list[_ModalityCount] | None = None
+    cache_tokens_details: list[_ModalityCount] | None = None
+    candidates_tokens_details: list[_ModalityCount] | None = None
 
 
 # Keys that identify a shape. Totals are left out on purpose: an object holding only a
@@ -184,7 +197,8 @@ _RESPONSES_KEYS = frozenset({"input_tokens_details", "output_tokens_details"})
 _ANTHROPIC_KEYS = frozenset({"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"})
 _ANY_IO_KEYS = _IO_KEYS | _RESPONSES_KEYS | _ANTHROPIC_KEYS
 _REALTIME_KEYS = frozenset({"input_token_details", "output_token_details"})
-_GEMINI_FIELDS = tuple(GeminiUsage.model_fields)
+# The counts only: ``prompt_tokens_details`` is OpenAI Chat's key too.
+_GEMINI_FIELDS = tuple(name for name in GeminiUsage.model_fields if name.endswith("_count"))
 _GEMINI_SNAKE_KEYS = frozenset(_GEMINI_FIELDS)
 _GEMINI_CAMEL_KEYS = frozenset(to_camel(name) for name in _GEMINI_FIELDS)
 
@@ -317,8 +331,8 @@ def _from_openai_chat(usage: Mapping[str, Any], *, audio_apart: bool = True) -> 
     Audio is taken as disjoint from the cache: Chat Completions' prompt caching covers
     messages, images and tools (OpenAI's prompt-caching guide), not audio. A prompt whose
     parts add up to more than itself is refused rather than split by guess. Gemini's
-    OpenAI-compatible usage (``audio_apart=False``) keeps its audio in the text buckets, as
-    its own usage does (see ``_from_gemini``).
+    OpenAI-compatible usage (``audio_apart=False``) keeps its audio in the text buckets: there
+    the audio count includes cached audio, with no split of the cache to tell them apart.
     """
     u: OpenAIChatUsage = _validate(OpenAIChatUsage, usage)
     prompt = u.prompt_tokens_details
@@ -427,23 +441,64 @@ def _from_anthropic(usage: Mapping[str, Any]) -> Buckets:
 def _from_gemini(usage: Mapping[str, Any]) -> Buckets:
     """promptTokenCount includes cached content; candidates exclude thoughts; tool-use prompt is extra input.
 
-    Per-modality details are not split out: Google lists audio apart only for the models where
-    it costs more (genai-prices follows), so a model without an audio price bills audio as text,
-    and the prompt's audio count includes cached audio, which needs a bucket of its own.
+    The per-modality details split each count (the prompt's include what the cache served, whose
+    own details say which): audio and images (``DOCUMENT`` counts as image, as genai-prices reads
+    it) go to their buckets; text, video and anything else stay text. Gemini rows price a modality
+    they do not list as text (``services.pricing.catalog``), so the split never leaves one unpriced.
     """
     u: GeminiUsage = _validate(GeminiUsage, usage)
     cached_tokens = u.cached_content_token_count or 0
     camel = not _GEMINI_CAMEL_KEYS.isdisjoint(usage.keys())
-    prompt, cached = "prompt_token_count", "cached_content_token_count"
-    if camel:  # name the fields in errors as the client spelled them
-        prompt, cached = to_camel(prompt), to_camel(cached)
+
+    def name(field: str) -> str:  # fields named in errors as the client spelled them
+        return to_camel(field) if camel else field
+
+    prompt_audio, prompt_image = _modalities(u.prompt_tokens_details)
+    cached_audio, cached_image = _modalities(u.cache_tokens_details)
+    out_audio, out_image = _modalities(u.candidates_tokens_details)
+    prompt = u.prompt_token_count or 0
+    cached_text = _rest(name("cached_content_token_count"), cached_tokens, name("cache_tokens_details"),
+                        AUDIO=cached_audio, IMAGE=cached_image)
+    input_audio = _part(f"{name('prompt_tokens_details')}.AUDIO", prompt_audio,
+                        f"{name('cache_tokens_details')}.AUDIO", cached_audio)
+    input_image = _part(f"{name('prompt_tokens_details')}.IMAGE", prompt_image,
+                        f"{name('cache_tokens_details')}.IMAGE", cached_image)
+    if input_audio or input_image:
+        if input_audio + input_image + cached_tokens > prompt:
+            raise UsageMappingError.single(
+                f"usage.{name('prompt_tokens_details')}",
+                f"usage.{name('prompt_tokens_details')}: uncached AUDIO + IMAGE + {name('cached_content_token_count')} "
+                f"({input_audio} + {input_image} + {cached_tokens}) exceeds "
+                f"usage.{name('prompt_token_count')} ({prompt})",
+            )
+        text_in = prompt - cached_tokens - input_audio - input_image
+    else:
+        text_in = _part(name("prompt_token_count"), prompt, name("cached_content_token_count"), cached_tokens)
     return _tokens(
-        input_tokens=_part(prompt, u.prompt_token_count or 0, cached, cached_tokens)
-        + (u.tool_use_prompt_token_count or 0),
-        cache_read_tokens=cached_tokens,
-        output_tokens=u.candidates_token_count or 0,
+        input_tokens=text_in + (u.tool_use_prompt_token_count or 0),
+        cache_read_tokens=cached_text,
+        input_audio_tokens=input_audio,
+        cache_audio_read_tokens=cached_audio,
+        input_image_tokens=input_image,
+        cache_image_read_tokens=cached_image,
+        output_tokens=_rest(name("candidates_token_count"), u.candidates_token_count or 0,
+                            name("candidates_tokens_details"), AUDIO=out_audio, IMAGE=out_image),
+        output_audio_tokens=out_audio,
+        output_image_tokens=out_image,
         reasoning_tokens=u.thoughts_token_count or 0,
     )
+
+
+def _modalities(details: list[_ModalityCount] | None) -> tuple[int, int]:
+    """(audio, image) tokens of Gemini's per-modality details; ``DOCUMENT`` is image, as genai-prices reads it."""
+    audio = image = 0
+    for item in details or ():
+        kind = str(item.modality).upper()
+        if kind.endswith("AUDIO"):
+            audio += item.token_count or 0
+        elif kind.endswith(("IMAGE", "DOCUMENT")):
+            image += item.token_count or 0
+    return audio, image
 
 
 def _tokens(**buckets: int) -> Buckets:

@@ -49,6 +49,7 @@ class AppliedPriceRecord(BaseModel):
     cache_audio_read_per_mtok: PriceText | None = None
     input_image_per_mtok: PriceText | None = None
     cache_image_read_per_mtok: PriceText | None = None
+    output_image_per_mtok: PriceText | None = None
     """Unit prices; ``None`` (or absent, in messages from before them): the row does not price the unit."""
 
 
@@ -69,6 +70,7 @@ class CostRecord(BaseModel):
     cache_audio_read_usd: DecimalText = "0"
     input_image_usd: DecimalText = "0"
     cache_image_read_usd: DecimalText = "0"
+    output_image_usd: DecimalText = "0"
 
 
 class PricedRecord(UsageRecorded):
@@ -92,6 +94,7 @@ PRICED_COLUMNS = (
     "cache_audio_read_tokens", "input_image_tokens", "cache_image_read_tokens",
     "cache_audio_read_per_mtok", "input_image_per_mtok", "cache_image_read_per_mtok",
     "cache_audio_read_usd", "input_image_usd", "cache_image_read_usd",
+    "output_image_tokens", "output_image_per_mtok", "output_image_usd",
 )
 
 _ZERO = "0"
@@ -123,6 +126,7 @@ def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
         price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
         price.cache_image_read_per_mtok or _ZERO,
         cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
+        event.output_image_tokens, price.output_image_per_mtok or _ZERO, cost.output_image_usd,
     ]
 
 

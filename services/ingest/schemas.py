@@ -60,6 +60,8 @@ class UsageEventIn(BaseModel):
     """Prompt image tokens, apart from ``input_tokens`` (text)."""
     cache_image_read_tokens: Count = 0
     """Prompt image tokens served from the cache, apart from ``cache_read_tokens`` (text)."""
+    output_image_tokens: Count = 0
+    """Generated image tokens, apart from ``output_tokens`` (text)."""
     usage: dict[str, Any] | None = None
     project: Project | None = None
     tags: Tags = Field(default_factory=dict)

@@ -45,6 +45,7 @@ def _recorded_fields(event: UsageEventIn, received_at: datetime) -> dict[str, An
         "cache_audio_read_tokens": event.cache_audio_read_tokens,
         "input_image_tokens": event.input_image_tokens,
         "cache_image_read_tokens": event.cache_image_read_tokens,
+        "output_image_tokens": event.output_image_tokens,
         "project": event.project,
         "tags": event.tags,
     }

@@ -59,6 +59,8 @@ class UsageTotals:
     cache_audio_read_tokens: int = 0
     input_image_tokens: int = 0
     cache_image_read_tokens: int = 0
+    output_image_per_mtok: Decimal = Decimal(0)
+    output_image_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -67,4 +69,5 @@ class UsageTotals:
             + self.cache_write_tokens + self.reasoning_tokens
             + self.cache_write_1h_tokens + self.input_audio_tokens + self.output_audio_tokens
             + self.cache_audio_read_tokens + self.input_image_tokens + self.cache_image_read_tokens
+            + self.output_image_tokens
         )

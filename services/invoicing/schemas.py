@@ -127,6 +127,7 @@ class UnitPrices(BaseModel):
     cache_audio_read_per_mtok: DecimalText = Decimal("0.00")
     input_image_per_mtok: DecimalText = Decimal("0.00")
     cache_image_read_per_mtok: DecimalText = Decimal("0.00")
+    output_image_per_mtok: DecimalText = Decimal("0.00")
     """Unit prices (1-hour cache writes, audio, images): 0 on a line whose price row does not price the unit
     (its calls used none). Invoices issued before they existed read 0."""
 
@@ -158,6 +159,7 @@ class InvoiceLine(BaseModel):
     cache_audio_read_tokens: int = 0
     input_image_tokens: int = 0
     cache_image_read_tokens: int = 0
+    output_image_tokens: int = 0
     unit_prices: UnitPrices
     price: LinePrice
     amount_exact: DecimalText
@@ -284,3 +286,4 @@ class DailyUsage(BaseModel):
     cache_audio_read_tokens: int = 0
     input_image_tokens: int = 0
     cache_image_read_tokens: int = 0
+    output_image_tokens: int = 0

@@ -39,7 +39,8 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
         units = _NO_UNIT_COSTS
         if (usage.cache_write_1h_tokens or usage.input_audio_tokens or usage.output_audio_tokens
-                or usage.cache_audio_read_tokens or usage.input_image_tokens or usage.cache_image_read_tokens):
+                or usage.cache_audio_read_tokens or usage.input_image_tokens or usage.cache_image_read_tokens
+                or usage.output_image_tokens):
             units = {unit.cost: _unit_cost(getattr(usage, unit.tokens), getattr(price, unit.price))
                      for unit in UNIT_BUCKETS}
             total_usd += sum(units.values())

@@ -23,6 +23,10 @@ Mapping of genai-prices price keys onto our five disjoint buckets:
   whose row has no ``cache_write_1h_mtok`` gets ``ONE_HOUR_WRITE_MULTIPLIER`` (2) × its input
   price, Anthropic's published price for 1-hour writes; every one of the catalog's 79 listed
   1-hour prices is exactly that (``tests/pricing/test_unit_buckets.py`` checks the whole catalog).
+  And for a Gemini model (model id containing ``gemini``): Google publishes one price for every
+  modality and lists audio or images apart only where they cost more, which is how genai-prices
+  records them, so a modality its row does not list costs what text does (audio and image input
+  the input price, their cache reads the cache-read price, audio and image output the output price).
 
 Tiers follow genai-prices' ``calc_unit_price``: a tier applies to *all* tokens of the call once
 the prompt size is strictly greater than the tier start. genai-prices' ``input_tokens`` is the
@@ -201,12 +205,13 @@ class CatalogPrices:
         owner = found.id if any(m is info for m in found.models) else _owner_id(self._providers, info, found.id)
         price_id = f"{owner}/{info.id}"
         claude = "claude" in info.id.lower()
+        gemini = "gemini" in info.id.lower()
         conditional = (
             info.prices if isinstance(info.prices, list) else [ConditionalPrice(constraint=None, prices=info.prices)]
         )
         periods: list[_Period] = []
         for cond in conditional:
-            tiered = _build_tiered(price_id, cond, claude=claude)
+            tiered = _build_tiered(price_id, cond, claude=claude, gemini=gemini)
             if isinstance(tiered, CatalogMiss):
                 return tiered
             start = cond.constraint.start_date if isinstance(cond.constraint, StartDateConstraint) else None
@@ -226,13 +231,22 @@ def _owner_id(providers: Sequence[Provider], info: ModelInfo, default: str) -> s
     return default
 
 
-def _build_tiered(price_id: str, cond: ConditionalPrice, *, claude: bool = False) -> _TieredPrice | CatalogMiss:
+def _build_tiered(price_id: str, cond: ConditionalPrice, *, claude: bool = False,
+                  gemini: bool = False) -> _TieredPrice | CatalogMiss:
     """Prebuild the ``AppliedPrice`` of every tier of one conditional price."""
     raw: dict[str, Decimal | TieredPrices | None] = {key: cond.prices.__dict__.get(key) for key in _TOKEN_KEYS}
     if raw["input_mtok"] is None:
         return CatalogMiss(f"catalog entry {price_id} has no per-token price")
     if claude and raw["cache_write_1h_mtok"] is None:
         raw["cache_write_1h_mtok"] = _times(raw["input_mtok"], ONE_HOUR_WRITE_MULTIPLIER)
+    if gemini:
+        cache_read = raw["input_mtok"] if raw["cache_read_mtok"] is None else raw["cache_read_mtok"]
+        output = Decimal(0) if raw["output_mtok"] is None else raw["output_mtok"]
+        for key, text_price in (("input_audio_mtok", raw["input_mtok"]), ("input_image_mtok", raw["input_mtok"]),
+                                ("cache_audio_read_mtok", cache_read), ("cache_image_read_mtok", cache_read),
+                                ("output_audio_mtok", output), ("output_image_mtok", output)):
+            if raw[key] is None:
+                raw[key] = text_price
     starts = sorted(
         {tier.start for value in raw.values() if isinstance(value, TieredPrices) for tier in value.tiers},
         reverse=True,

@@ -71,6 +71,8 @@ class PriceOverrideCreate(BaseModel):
     """Prompt image tokens; no default."""
     cache_image_read_per_mtok: PricePerMTok | None = None
     """Prompt image tokens read from the cache; no default."""
+    output_image_per_mtok: PricePerMTok | None = None
+    """Generated image tokens; no default."""
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     @field_validator("effective_from", "effective_to")

@@ -56,6 +56,7 @@ class PricingService:
                 if applied is not None and (
                     event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
                     or event.cache_audio_read_tokens or event.input_image_tokens or event.cache_image_read_tokens
+                    or event.output_image_tokens
                 ) and (missing := applied.unpriced_units(event)):
                     outcome.unpriced.append(UsageUnpriced.model_construct(
                         **fields, reason=unpriced_units_reason(applied, missing), detected_at=now))

@@ -64,7 +64,7 @@ def test_model_dumps_with_their_nulls_are_read_as_they_are(mode: str) -> None:
 
 
 ALL = (*ORDER, "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens", "cache_audio_read_tokens",
-       "input_image_tokens", "cache_image_read_tokens")
+       "input_image_tokens", "cache_image_read_tokens", "output_image_tokens")
 
 
 def all_buckets(usage: Any, provider: str | None = None, mode: str = "python") -> dict[str, int]:
@@ -119,7 +119,8 @@ def test_openai_audio_over_the_count_names_the_details() -> None:
     with pytest.raises(UsageMappingError) as caught:
         usage_buckets(usage)
     assert caught.value.issues[0].field == "usage.completion_tokens_details"
-    assert "reasoning_tokens + audio_tokens (3 + 8) exceeds usage.completion_tokens (10)" in caught.value.issues[0].message
+    message = caught.value.issues[0].message
+    assert "reasoning_tokens + audio_tokens (3 + 8) exceeds usage.completion_tokens (10)" in message
 
 
 @pytest.mark.parametrize("provider", ["google", "vertex_ai", "gemini"])
@@ -173,3 +174,38 @@ def test_openai_realtime_parts_over_the_whole_name_the_field() -> None:
     with pytest.raises(UsageMappingError) as caught:
         usage_buckets(cached_audio, "openai")
     assert caught.value.issues[0].field == "usage.input_token_details.cached_tokens_details.audio_tokens"
+
+
+@pytest.mark.parametrize(("mode", "by_alias"), [("python", False), ("json", False), ("json", True)])
+def test_gemini_modalities_split_audio_and_images_from_text(mode: str, by_alias: bool) -> None:
+    from google.genai.types import MediaModality, ModalityTokenCount
+
+    def counts(**tokens: int) -> list[ModalityTokenCount]:
+        return [ModalityTokenCount(modality=MediaModality(kind), token_count=n) for kind, n in tokens.items()]
+
+    usage = GenerateContentResponseUsageMetadata(
+        prompt_token_count=5_600, candidates_token_count=1_700, cached_content_token_count=1_500,
+        thoughts_token_count=300, total_token_count=7_600,
+        prompt_tokens_details=counts(TEXT=1_500, AUDIO=3_000, IMAGE=500, DOCUMENT=100, VIDEO=500),
+        cache_tokens_details=counts(AUDIO=1_000, TEXT=500),
+        candidates_tokens_details=counts(IMAGE=1_290, TEXT=410))
+    result = usage_buckets(usage.model_dump(mode=mode, by_alias=by_alias), "google")
+    assert {k: v for k, v in result.items() if v} == {
+        "input_tokens": 1_500,  # text 1,500 - 500 cached, and video 500: billed as text
+        "cache_read_tokens": 500, "input_audio_tokens": 2_000, "cache_audio_read_tokens": 1_000,
+        "input_image_tokens": 600,  # image and document, as genai-prices reads them
+        "output_tokens": 410, "output_image_tokens": 1_290, "reasoning_tokens": 300,
+    }
+
+
+def test_gemini_details_over_their_counts_name_the_field() -> None:
+    over = {"promptTokenCount": 100, "cachedContentTokenCount": 50,
+            "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 60}]}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(over, "google")
+    assert caught.value.issues[0].field == "usage.cacheTokensDetails.AUDIO"
+    prompt = {"prompt_token_count": 100, "cached_content_token_count": 50,
+              "prompt_tokens_details": [{"modality": "AUDIO", "token_count": 80}]}
+    with pytest.raises(UsageMappingError) as caught:
+        usage_buckets(prompt, "google")
+    assert caught.value.issues[0].field == "usage.prompt_tokens_details"

@@ -1,4 +1,5 @@
-"""1-hour cache writes, audio, cached audio and image tokens through the real pipeline to an invoice, each at its own price.
+"""1-hour cache writes, audio, cached audio and image tokens (Anthropic, OpenAI, Realtime, Gemini)
+through the real pipeline to an invoice, each at its own price.
 
 Usage goes in as the vendors' SDK types dump it; prices come from the genai-prices catalog, or
 an override where the catalog has none for the unit (the call waits in the quarantine until
@@ -46,6 +47,12 @@ def test_one_hour_writes_and_audio_are_billed_at_their_own_prices(pipeline: Pipe
                                 "cached_tokens_details": {"text_tokens": 1_500_000, "audio_tokens": 3_000_000,
                                                           "image_tokens": 500_000}},
         "output_token_details": {"text_tokens": 100_000, "audio_tokens": 200_000}})
+    gemini = {"promptTokenCount": 4_000_000, "candidatesTokenCount": 400_000, "cachedContentTokenCount": 1_500_000,
+              "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 1_500_000},
+                                      {"modality": "AUDIO", "tokenCount": 2_000_000},
+                                      {"modality": "IMAGE", "tokenCount": 500_000}],
+              "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 500_000},
+                                     {"modality": "AUDIO", "tokenCount": 1_000_000}]}
     preview = CompletionUsage(prompt_tokens=50_000, completion_tokens=20_000, total_tokens=70_000,
                               prompt_tokens_details=PromptTokensDetails(audio_tokens=40_000),
                               completion_tokens_details=CompletionTokensDetails(audio_tokens=15_000))
@@ -53,9 +60,10 @@ def test_one_hour_writes_and_audio_are_billed_at_their_own_prices(pipeline: Pipe
         event(client, "claude", provider="anthropic", model="claude-opus-4-5", usage=claude.model_dump()),
         event(client, "audio", provider="openai", model="gpt-audio", usage=audio.model_dump()),
         event(client, "realtime", provider="openai", model="gpt-realtime-mini", usage=realtime.model_dump()),
+        event(client, "gemini", provider="google", model="gemini-2.5-flash", usage=gemini),
         event(client, "preview", provider="openai", model="gpt-4o-audio-preview", usage=preview.model_dump()),
     ])
-    assert reply.json() == {"accepted": 4, "rejected": []}, reply.text
+    assert reply.json() == {"accepted": 5, "rejected": []}, reply.text
 
     # The catalog lists gpt-4o-audio-preview at its text prices only: its audio is not billed at them.
     pending = wait_until(
@@ -66,7 +74,7 @@ def test_one_hour_writes_and_audio_are_billed_at_their_own_prices(pipeline: Pipe
     assert pending[0]["reason"] == (
         "no price for input audio tokens and output audio tokens: catalog openai/gpt-4o-audio-preview does not "
         "price them; add an override with input_audio_per_mtok, output_audio_per_mtok")
-    invoice = pipeline.wait_for_events(client, "2026-10", 3)
+    invoice = pipeline.wait_for_events(client, "2026-10", 4)
 
     opus = _line(invoice, "claude-opus-4-5")
     assert [opus[k] for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
@@ -95,16 +103,24 @@ def test_one_hour_writes_and_audio_are_billed_at_their_own_prices(pipeline: Pipe
     # 0.30 + 0.09 + 4 + 0.90 + 0.40 + 0.04 + 0.24 + 4 = 9.97
     assert (D(rt["amount_exact"]), rt["amount"]) == (D("9.97"), "9.97")
 
+    flash = _line(invoice, "gemini-2.5-flash")
+    assert [flash[k] for k in ("input_tokens", "cache_read_tokens", "input_audio_tokens", "cache_audio_read_tokens",
+                               "input_image_tokens", "output_tokens")] == [
+        1_000_000, 500_000, 1_000_000, 1_000_000, 500_000, 400_000]
+    # genai-prices: text $0.30 / cached $0.03 / out $2.50, audio $1 / cached $0.10; images unlisted: as text
+    # 0.30 + 0.015 + 1 + 0.10 + 0.15 + 1 = 2.565 → $2.57 (half-up)
+    assert (D(flash["amount_exact"]), flash["amount"]) == (D("2.565"), "2.57")
+
     # The agency adds OpenAI's audio rates; the quarantined call is re-driven and billed at them.
     override = pipeline.add_price("openai", "gpt-4o-audio-preview", "2.50", output_per_mtok="10.00",
                                   input_audio_per_mtok="40", output_audio_per_mtok="80")
-    invoice = pipeline.wait_for_events(client, "2026-10", 4)
+    invoice = pipeline.wait_for_events(client, "2026-10", 5)
     preview_line = _line(invoice, "gpt-4o-audio-preview")
     assert preview_line["price"]["price_id"] == override["override_id"]
     # text: 10,000 in x $2.50 + 5,000 out x $10; audio: 40,000 x $40 + 15,000 x $80
     # 0.025 + 0.05 + 1.60 + 1.20 = 2.875 → $2.88
     assert (D(preview_line["amount_exact"]), preview_line["amount"]) == (D("2.875"), "2.88")
-    assert invoice["base_cost"] == "36.23"  # 6.25 + 17.13 + 9.97 + 2.88
+    assert invoice["base_cost"] == "38.80"  # 6.25 + 17.13 + 9.97 + 2.57 + 2.88
     assert pipeline.api("pricing").get("/v1/unpriced", params={"client_id": client}).json() == []
 
     csv_reply = pipeline.api("invoicing").get(f"/v1/clients/{client}/invoices/2026-10", params={"format": "csv"})

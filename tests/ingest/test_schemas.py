@@ -214,7 +214,7 @@ def test_to_recorded_copies_everything() -> None:
     parsed = UsageEventIn.model_validate(event(project="chatbot", tags={"env": "prod"}, cache_write_tokens=7,
                                                cache_write_1h_tokens=8, input_audio_tokens=9, output_audio_tokens=10,
                                                cache_audio_read_tokens=11, input_image_tokens=12,
-                                               cache_image_read_tokens=13))
+                                               cache_image_read_tokens=13, output_image_tokens=14))
     recorded = to_recorded(parsed, RECEIVED_AT)
     assert recorded.model_dump() == {
         "event_id": "evt-0001",
@@ -234,6 +234,7 @@ def test_to_recorded_copies_everything() -> None:
         "cache_audio_read_tokens": 11,
         "input_image_tokens": 12,
         "cache_image_read_tokens": 13,
+        "output_image_tokens": 14,
         "project": "chatbot",
         "tags": {"env": "prod"},
     }

@@ -66,6 +66,7 @@ def test_worked_example_json_has_money_as_exact_strings() -> None:
         # units the row does not price read 0 (the line has no tokens of them)
         "cache_write_1h_per_mtok": "0.00", "input_audio_per_mtok": "0.00", "output_audio_per_mtok": "0.00",
         "cache_audio_read_per_mtok": "0.00", "input_image_per_mtok": "0.00", "cache_image_read_per_mtok": "0.00",
+        "output_image_per_mtok": "0.00",
     }
     assert gemini["price"] == {"source": "catalog", "price_id": "google/gemini-1.5-pro", "tier": ""}
     assert (gemini["events"], gemini["input_tokens"], gemini["total_tokens"]) == (3, 450_000, 450_000)

@@ -82,6 +82,14 @@ def test_openai_audio_at_the_catalogs_audio_prices(catalog: CatalogPrices) -> No
                                                    cache_audio_read_tokens=3_000, input_image_tokens=500,
                                                    cache_image_read_tokens=500, output_tokens=1_000,
                                                    output_audio_tokens=2_000)),
+        # Gemini lists what costs more than text; the rest is text (the Google rule)
+        ("google", "gemini-2.5-flash", TokenUsage(input_tokens=1_000, cache_read_tokens=500, input_audio_tokens=2_000,
+                                                  cache_audio_read_tokens=1_000, input_image_tokens=600,
+                                                  output_tokens=410, reasoning_tokens=300)),
+        ("google", "gemini-2.5-flash-image", TokenUsage(input_tokens=300, input_image_tokens=258, output_tokens=10,
+                                                        output_image_tokens=1_290)),
+        ("google", "gemini-2.5-pro", TokenUsage(input_tokens=150_000, input_audio_tokens=60_000,
+                                                input_image_tokens=1_000, output_tokens=5)),  # the 200k tier
     ],
 )
 def test_unit_buckets_agree_with_genai_prices_calc_price(
@@ -102,8 +110,10 @@ def test_unit_buckets_agree_with_genai_prices_calc_price(
             cache_audio_read_tokens=usage.cache_audio_read_tokens,
             input_image_tokens=usage.input_image_tokens + usage.cache_image_read_tokens,
             cache_image_read_tokens=usage.cache_image_read_tokens,
-            output_tokens=usage.output_tokens + usage.reasoning_tokens + usage.output_audio_tokens,
+            output_tokens=(usage.output_tokens + usage.reasoning_tokens + usage.output_audio_tokens
+                           + usage.output_image_tokens),
             output_audio_tokens=usage.output_audio_tokens,
+            output_image_tokens=usage.output_image_tokens,
         ),
         model,
         provider_id=provider,
@@ -165,7 +175,8 @@ def test_every_one_hour_price_in_the_catalog_is_twice_the_input_price() -> None:
     listed = [
         (pairs(cond.prices.cache_write_1h_mtok), pairs(cond.prices.input_mtok))
         for provider in providers for model in provider.models
-        for cond in (model.prices if isinstance(model.prices, list) else [ConditionalPrice(constraint=None, prices=model.prices)])
+        for cond in (model.prices if isinstance(model.prices, list)
+                     else [ConditionalPrice(constraint=None, prices=model.prices)])
         if getattr(cond.prices, "cache_write_1h_mtok", None) is not None
     ]
     assert len(listed) >= 79
@@ -251,3 +262,19 @@ def test_events_and_prices_from_before_the_units_read_them_as_zero_and_unpriced(
     price = AppliedPrice.model_validate(old_price)
     assert price.input_audio_per_mtok is None
     assert price_usage(event, price).total_usd == D("0.0000125")
+
+
+def test_gemini_audio_and_images_worked_by_hand(catalog: CatalogPrices) -> None:
+    flash = catalog.lookup("google", "gemini-2.5-flash", AT, TokenUsage())
+    image = catalog.lookup("google", "gemini-2.5-flash-image", AT, TokenUsage())
+    assert flash is not None and image is not None
+    # genai-prices lists 2.5 Flash's audio apart ($1 in, $0.10 cached) from text ($0.30, $0.03); images
+    # it does not list cost what text does
+    usage = TokenUsage(input_tokens=1_000_000, cache_read_tokens=500_000, input_audio_tokens=2_000_000,
+                       cache_audio_read_tokens=1_000_000, input_image_tokens=600_000, output_tokens=400_000)
+    # 1M x 0.30 + 0.5M x 0.03 + 2M x 1 + 1M x 0.10 + 0.6M x 0.30 + 0.4M x 2.50
+    # = 0.30 + 0.015 + 2 + 0.10 + 0.18 + 1 = 3.595 (all as text before: 2M audio at $0.30, cached at $0.03)
+    assert price_usage(usage, flash).total_usd == D("3.595")
+    # 2.5 Flash Image: generated images at $30, text out at $2.50: 1,290 x 30 + 10 x 2.50 = 0.0387 + 0.000025
+    generated = TokenUsage(output_tokens=10, output_image_tokens=1_290)
+    assert price_usage(generated, image).total_usd == D("0.038725")

@@ -54,7 +54,8 @@ log = logging.getLogger("tokentally")
 Overflow = Literal["drop_newest", "drop_oldest"]
 TOKEN_FIELDS = frozenset({"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                           "reasoning_tokens", "cache_write_1h_tokens", "input_audio_tokens", "output_audio_tokens",
-                          "cache_audio_read_tokens", "input_image_tokens", "cache_image_read_tokens"})
+                          "cache_audio_read_tokens", "input_image_tokens", "cache_image_read_tokens",
+                          "output_image_tokens"})
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

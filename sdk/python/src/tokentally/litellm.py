@@ -20,9 +20,9 @@ whose prompt count excludes them), the prompt count is taken as already excludin
 Anthropic's 1-hour cache writes (``prompt_tokens_details.cache_creation_token_details
 .ephemeral_1h_input_tokens``) and OpenAI-style audio tokens (``prompt_tokens_details.audio_tokens``,
 ``completion_tokens_details.audio_tokens``) go to their own buckets: they are priced apart. Audio
-LiteLLM copies from Gemini's modality details stays in the text buckets, as ingest does with
-Gemini's own usage: Google lists audio apart only where it costs more, and Gemini's prompt audio
-count includes cached audio.
+LiteLLM copies from Gemini's modality details stays in the text buckets (record Gemini's own
+``usage_metadata`` through the SDK to have it split): there it counts cached audio too, and
+LiteLLM's cache split is not reliably filled.
 
 **Idempotency.** ``event_id`` is ``litellm:<litellm_call_id>``: LiteLLM calling both its sync and
 async hooks for one call, or a retry of the callback, is counted once by ingest.
