@@ -139,7 +139,7 @@ UNIT_BUCKETS: tuple[UnitBucket, ...] = (
     UnitBucket("output_image_tokens", "output_image_per_mtok", "output_image_usd", "output_image_mtok",
                "output image"),
 )
-"""In column order; appended after the five everywhere (wire, tables, CSV), so older readers' positions hold."""
+"""In column order; after the first five everywhere (wire, tables; CSV before the amounts)."""
 
 
 class UsageRecorded(TokenUsage):

@@ -218,7 +218,7 @@ def normalize_usage(usage: Mapping[str, Any], provider: str | None = None) -> To
 
 
 def usage_buckets(usage: Mapping[str, Any], provider: str | None = None) -> Buckets:
-    """``normalize_usage`` as a plain dict of the five ``TokenUsage`` field names.
+    """``normalize_usage`` as a plain dict of the ``TokenUsage`` field names.
 
     For hot paths (ingest validates tens of thousands of events a second) that copy the
     counts into another model anyway: skips building a ``TokenUsage`` (~1 µs).

@@ -4,7 +4,7 @@ We read ``genai_prices.data.providers`` directly and never touch ``UpdatePrices`
 package's snapshot machinery, so pricing never depends on the network and a given package
 version always yields the same price for the same call.
 
-Mapping of genai-prices price keys onto our five disjoint buckets:
+Mapping of genai-prices price keys onto our disjoint buckets:
 
 - ``input_mtok`` → input. A model without one is not priced per token: no price.
 - ``output_mtok`` → output; absent (embedding models) means output is free, as in genai-prices.

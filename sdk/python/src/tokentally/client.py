@@ -144,7 +144,7 @@ class TokenTally:
         """Buffer one LLM call; returns its ``event_id`` (given, or a new unique one).
 
         ``usage`` is the vendor's usage object (``response.usage``, ``response.usage_metadata``),
-        a whole response, or a dict; or give the five token counts as keywords
+        a whole response, or a dict; or give the token counts as keywords
         (``input_tokens=...``). Never blocks: see the module notes for what a full buffer does.
         Only cheap checks happen here; turning the event into JSON is the sender thread's job.
         """
