@@ -53,8 +53,10 @@ def _row(client: str, n: int, provider: str, model: str, price: str) -> list[obj
     tokens = 100_000 + n
     cost = token_cost(tokens, Decimal(price))
     zero = Decimal(0)
-    return [client, f"{client}-{n}", at, at, at, provider, model, "", {}, tokens, 0, 0, 0, 0, "catalog",
+    base = [client, f"{client}-{n}", at, at, at, provider, model, "", {}, tokens, 0, 0, 0, 0, "catalog",
             f"{provider}/{model}", None, "", Decimal(price), zero, zero, zero, zero, cost, zero, zero, zero, zero, cost]
+    # the other unit buckets (audio, images, 1-hour cache writes): none used
+    return base + [0 if name.endswith("_tokens") else zero for name in PRICED_COLUMNS[len(base):]]
 
 
 async def _measure(clickhouse: ClickHouseSettings, database_url: str, clients: int) -> dict[str, object]:
@@ -67,7 +69,7 @@ async def _measure(clickhouse: ClickHouseSettings, database_url: str, clients: i
         await ch.close()
     settings = InvoicingSettings(clickhouse=clickhouse, database=DatabaseSettings(url=SecretStr(database_url)),
                                  auth=AuthSettings(api_keys=SecretStr(json.dumps([{"key": ADMIN, "scope": "admin"}]))),
-                                 auto_issue=False)
+                                 auto_issue=False, kafka_events=False)  # no Kafka here
     app = create_app(settings, clock=lambda: datetime(2026, 11, 5, tzinfo=UTC), pipeline=Caught())
     results: dict[str, object] = {"clients": clients}
     async with app.router.lifespan_context(app):
