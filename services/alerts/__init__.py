@@ -42,6 +42,4 @@ Delivery (``delivery.py``)
 
 API
     ``GET /v1/clients/{client_id}/alerts`` (admin, or the client's own key) and ``/healthz``.
-
-``ALERTS_NOW`` pins the evaluation clock and is for tests only (see ``settings.py``).
 """

@@ -100,12 +100,15 @@ def render(
     markup_percent: Decimal | None = None,
 ) -> Message:
     """The message for ``decision.send`` (which must be set)."""
-    assert decision.send is not None
+    send = decision.send
+    if send is None:
+        raise ValueError("a message is rendered only for a decision that sends one")
     name = client_name or "This client"
     budget_text = format_usd(budget)
     models = _top_models(top_models, top_limit) + _basis_note(basis, markup_percent)
-    if decision.send.kind is Kind.FORECAST:
-        assert projected is not None
+    if send.kind is Kind.FORECAST:
+        if projected is None:
+            raise ValueError("a forecast alert needs the projected spend")
         return Message(
             title=f"{name} is on track to exceed its AI budget for {period.label}",
             body=(
@@ -116,7 +119,7 @@ def render(
             urgent=False,
         )
 
-    highest = decision.send.threshold
+    highest = send.threshold
     percent = _spent_percent(spent, budget, highest)
     passed = [_threshold_percent(t) for t in decision.passed or (highest,)]
     alerts = "alert" if len(passed) == 1 else "alerts"

@@ -62,8 +62,7 @@ class AlertService:
         self.ownership = ownership
         self.settings = settings
         self.instance = instance
-        pinned = settings.now
-        self.clock = clock or ((lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC)))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = 0
         self._idle = asyncio.Event()
@@ -134,8 +133,9 @@ class AlertService:
         """Decide and record what is due for one client and period, and start its deliveries."""
         async with self._evaluating(client_id):
             client = await self.store.client(client_id)
-            if client is None or not client.watched:
+            if client is None or not client.watched or client.monthly_budget is None:
                 return Decision(send=None, passed=(), covered=(), covered_by=None)
+            budget = client.monthly_budget
             cost, records = await asyncio.gather(
                 self.store.spend(client_id, period), self.store.records(client_id, period)
             )
@@ -143,12 +143,12 @@ class AlertService:
             now = self.clock()
             projected = self.projection(spend.total_usd, period, now)
             decision = decide(
-                budget=client.monthly_budget, thresholds=client.thresholds, spent=spend.total_usd,
+                budget=budget, thresholds=client.thresholds, spent=spend.total_usd,
                 projected=projected, fired={r.key for r in records},
             )
             if decision.is_empty:
                 return decision
-            rows = self._records_for(client, period, decision, spend, projected, month_over=now >= period.end)
+            rows = self._records_for(client, budget, period, decision, spend, projected, month_over=now >= period.end)
             await self.store.save(rows)
             urls = {channel.channel_id: channel.url for channel in client.channels}
             for row in rows:
@@ -159,15 +159,14 @@ class AlertService:
             return decision
 
     def _records_for(
-        self, client: BudgetSettings, period: Period, decision: Decision, spend: SpendSnapshot,
+        self, client: BudgetSettings, budget: Decimal, period: Period, decision: Decision, spend: SpendSnapshot,
         projected: Decimal | None, *, month_over: bool,
     ) -> list[DeliveryRecord]:
-        assert client.monthly_budget is not None
         real_now = datetime.now(UTC)
         title = body = ""
         if decision.send is not None:
             message = render(
-                client_name=client.name, period=period, decision=decision, budget=client.monthly_budget,
+                client_name=client.name, period=period, decision=decision, budget=budget,
                 spent=spend.total_usd, projected=projected, month_over=month_over, top_models=spend.by_model,
                 top_limit=self.settings.top_models, basis=client.budget_basis, markup_percent=client.markup_percent,
             )
@@ -180,7 +179,7 @@ class AlertService:
                 covered_by=decision.covered_by if status is Status.COVERED else None,
                 title=title if status is Status.SENDING else "",
                 message=body if status is Status.SENDING else "",
-                spend_usd=spend.total_usd, budget_usd=client.monthly_budget, projected_usd=_cents(projected),
+                spend_usd=spend.total_usd, budget_usd=budget, projected_usd=_cents(projected),
                 attempts=0, last_error="", next_attempt_at=real_now, created_at=real_now, updated_at=real_now,
                 delivered_at=None, instance=self.instance,
             )

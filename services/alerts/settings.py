@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.common.settings import AuthSettings, ClickHouseSettings, KafkaSettings, ServiceHealthSettings
@@ -47,11 +47,6 @@ class AlertsSettings(BaseSettings):
     sending_lease_seconds: float = Field(default=300.0, gt=0)
     """A ``sending`` row not updated for this long was interrupted (crash) and is retried."""
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
-
-    now: AwareDatetime | None = None
-    """TESTING KNOB: evaluate as if it were always this instant (``ALERTS_NOW=2026-10-20T12:00:00Z``),
-    which picks the budget period and the point in the month the forecast projects from.
-    Record timestamps and retry times stay on the real clock. Never set it in production."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

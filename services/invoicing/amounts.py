@@ -18,7 +18,8 @@ def trim(value: Decimal, min_places: int = 0) -> Decimal:
     """``value`` without trailing zeros, but with at least ``min_places`` decimals (exact)."""
     with localcontext(_EXACT):
         exponent = value.normalize().as_tuple().exponent
-        assert isinstance(exponent, int), f"not a finite amount: {value}"
+        if not isinstance(exponent, int):
+            raise ValueError(f"not a finite amount: {value}")
         places = max(min_places, -exponent)
         return value.quantize(Decimal(1).scaleb(-places))
 

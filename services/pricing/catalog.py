@@ -262,8 +262,8 @@ def _build_tiered(price_id: str, cond: ConditionalPrice, *, claude: bool = False
             (start, _applied(price_id, effective_from, raw, prompt_size=start + 1, tier=f"input>{start}"))
             for start in starts
         )
-    except ValidationError:
-        return CatalogMiss(f"catalog entry {price_id} has a price we cannot represent")
+    except ValueError:  # pydantic's ValidationError is a ValueError too
+        return CatalogMiss(f"catalog entry {price_id} has a price we cannot represent, or no input price")
     return _TieredPrice(base=base, tiers=tiers)
 
 
@@ -282,7 +282,8 @@ def _applied(
         return None if value is None else _to_price_scale(value)
 
     input_price = at_size("input_mtok")
-    assert input_price is not None
+    if input_price is None:
+        raise ValueError(f"catalog entry {price_id} has no input price")
     output_price = at_size("output_mtok")
     output_price = _ZERO if output_price is None else output_price
     cache_read = at_size("cache_read_mtok")
