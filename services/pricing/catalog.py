@@ -59,7 +59,6 @@ from genai_prices.types import (
     TieredPrices,
     TimeOfDateConstraint,
 )
-from pydantic import ValidationError
 
 from libs.common.events import UNIT_BUCKETS, AppliedPrice, TokenUsage
 from libs.common.money import PRICE_SCALE
