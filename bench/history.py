@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bulk import HISTORY_SOURCE, insert_history
+from bench.bulk import insert_history
 from bench.pipeline import RESULTS_DIR, BenchSettings, Benchmark, write_results
 from bench.report import resource_rows
 from libs.common.schema import IDEMPOTENCY_WINDOW_DAYS

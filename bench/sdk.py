@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gc
 import socket
-import statistics
 import subprocess
 import sys
 import time

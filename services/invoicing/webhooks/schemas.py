@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.invoicing.events import EVENT_TYPES
 
 EventType = Literal["invoice.issued", "invoice.paid", "invoice.voided", "credit_note.issued", "credit_note.paid",
                     "credit_note.voided"]
