@@ -7,7 +7,9 @@
   priced at another model's price row: ``tokens × price per million / 1,000,000`` for each
   bucket, never a float. Tiered prices (by prompt size) use the tier the pricing API returns
   for an empty prompt, because daily totals no longer know each call's prompt size; the page
-  says so when the target price is tiered.
+  says so when the target price is tiered. Every bucket counts, the unit buckets (audio,
+  images, 1-hour cache writes) too: tokens in a unit the target's row does not price are
+  listed as unpriced, never priced at 0 or at a guess (the pipeline would quarantine them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from libs.common.events import UNIT_BUCKETS
 from libs.common.money import round_cents, token_cost
 from libs.common.periods import Period
 from services.dashboard.formatting import to_decimal
@@ -24,9 +27,13 @@ from services.dashboard.formatting import to_decimal
 __all__ = ["ClientMargins", "MonthMargin", "SwapResult", "build_margins", "parse_fee", "swap_cost"]
 
 _ZERO = Decimal(0)
-BUCKETS = (("input_tokens", "input_per_mtok"), ("output_tokens", "output_per_mtok"),
-           ("cache_read_tokens", "cache_read_per_mtok"), ("cache_write_tokens", "cache_write_per_mtok"),
-           ("reasoning_tokens", "reasoning_per_mtok"))
+BUCKETS: tuple[tuple[str, str], ...] = (
+    ("input_tokens", "input_per_mtok"), ("output_tokens", "output_per_mtok"),
+    ("cache_read_tokens", "cache_read_per_mtok"), ("cache_write_tokens", "cache_write_per_mtok"),
+    ("reasoning_tokens", "reasoning_per_mtok"),
+    *((unit.tokens, unit.price) for unit in UNIT_BUCKETS),
+)
+"""Each token count of the daily totals, and the ``AppliedPrice`` field that prices it."""
 
 
 def parse_fee(text: str, field_name: str) -> tuple[Decimal | None, str | None]:
@@ -149,6 +156,9 @@ class SwapResult:
     """The client's whole month at cost, as it was."""
     markup_percent: Decimal
     target_price: Mapping[str, Any]
+    unpriced: dict[str, int] = field(default_factory=dict)
+    """Tokens in units the target's price row does not price (e.g. audio on a text-only model):
+    left out of ``swapped_cost``; the page says so, since such calls would not be billed there."""
 
     @property
     def month_cost_after(self) -> Decimal:
@@ -184,8 +194,14 @@ def swap_cost(daily: Iterable[Mapping[str, Any]], source: tuple[str, str], targe
         events += int(row.get("events", 0))
         for bucket, _ in BUCKETS:
             tokens[bucket] += int(row.get(bucket, 0))
-    swapped = sum((token_cost(tokens[bucket], to_decimal(target_price.get(price), _ZERO) or _ZERO)
-                   for bucket, price in BUCKETS), _ZERO)
+    swapped = _ZERO
+    unpriced: dict[str, int] = {}
+    for bucket, price_field in BUCKETS:
+        price = to_decimal(target_price.get(price_field))
+        if price is not None:
+            swapped += token_cost(tokens[bucket], price)
+        elif tokens[bucket]:
+            unpriced[bucket] = tokens[bucket]
     return SwapResult(source="/".join(source), target="/".join(target), tokens=tokens, events=events,
                       actual_cost=actual, swapped_cost=swapped, month_cost=month, markup_percent=markup_percent,
-                      target_price=target_price)
+                      target_price=target_price, unpriced=unpriced)

@@ -149,3 +149,25 @@ def test_swap_reprices_each_bucket_exactly() -> None:
     assert result.actual_cost == Decimal("2.50253") and result.events == 2
     assert result.month_cost_after == Decimal("1.00") + result.swapped_cost
     assert result.billed_after == Decimal("1.15") + Decimal("0.29")
+
+
+def test_swap_reprices_the_unit_buckets_and_names_what_the_target_cannot_price() -> None:
+    from services.dashboard.analysis import swap_cost
+
+    daily = [{"day": "2026-10-01", "provider": "openai", "model": "gpt-4o-audio-preview", "events": 1,
+              "input_tokens": 1_000, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0,
+              "reasoning_tokens": 0, "input_audio_tokens": 200_000, "output_audio_tokens": 50_000,
+              "cost_usd": "2.0025"}]
+    text = {"input_per_mtok": "2.5", "output_per_mtok": "10", "cache_read_per_mtok": "0",
+            "cache_write_per_mtok": "0", "reasoning_per_mtok": "0", "tier": ""}
+    audio = {**text, "input_audio_per_mtok": "40", "output_audio_per_mtok": "80"}
+    source, target = ("openai", "gpt-4o-audio-preview"), ("openai", "gpt-4o-mini-audio-preview")
+
+    priced = swap_cost(daily, source, target, audio, Decimal("0"))
+    # 1,000 × $2.50/1M + 200,000 × $40/1M + 50,000 × $80/1M, by hand
+    assert priced.swapped_cost == Decimal("0.0025") + Decimal("8") + Decimal("4")
+    assert priced.unpriced == {}
+
+    text_only = swap_cost(daily, source, target, text, Decimal("0"))
+    assert text_only.swapped_cost == Decimal("0.0025")
+    assert text_only.unpriced == {"input_audio_tokens": 200_000, "output_audio_tokens": 50_000}
