@@ -19,7 +19,7 @@ from libs.common.errors import Conflict, NotFound, Unavailable
 from services.invoicing import events
 from services.invoicing.numbering import format_number, take_number
 
-__all__ = ["ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
+__all__ = ["BilledDocument", "ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
 
 _COLUMNS = (
     "kind, number, client_id, period, status, issued_at, due_date, usage_cutoff, total, credits_number,"
@@ -45,6 +45,49 @@ class StoredDocument:
     paid_at: datetime | None
     voided_at: datetime | None
     void_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BilledDocument:
+    """A document as the every-client month totals read it: lifecycle, the amounts it billed per
+    month of usage, and (for an invoice of the month asked for) its frozen totals."""
+
+    kind: str
+    client_id: str
+    period: str
+    number: str
+    status: str
+    billed_by_month: dict[str, Decimal]
+    name: str | None = None
+    base_cost: Decimal | None = None
+    markup_percent: Decimal | None = None
+    markup: Decimal | None = None
+
+
+# Every document that counts (not void) with its lines' amounts summed per month of usage (the
+# JSON is taken apart by PostgreSQL, no invoice is parsed in Python), and the void invoices of
+# one month (their status only). The frozen totals come along for the invoices of month $1.
+_BILLED_SQL = """
+WITH docs AS (
+    SELECT kind, client_id, period, number, status, CASE WHEN status <> 'void' THEN body_json::jsonb END AS body
+    FROM documents WHERE status <> 'void' OR (kind = 'invoice' AND period = $2)
+)
+SELECT d.kind, d.client_id, d.period, d.number, d.status, m.months, m.amounts,
+    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'name' END AS name,
+    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'base_cost' END AS base_cost,
+    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'markup_percent' END AS markup_percent,
+    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'markup' END AS markup
+FROM docs d LEFT JOIN LATERAL (
+    SELECT array_agg(month) AS months, array_agg(amount) AS amounts FROM (
+        SELECT coalesce(line ->> 'service_period', d.period) AS month, sum((line ->> 'amount')::numeric) AS amount
+        FROM jsonb_array_elements(d.body -> 'lines') AS line GROUP BY 1) per_month
+) m ON true
+ORDER BY d.kind, d.number
+"""
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +160,16 @@ class Ledger:
             f"SELECT {_COLUMNS} FROM documents WHERE client_id = $1 AND status <> 'void' ORDER BY issued_at, number",
             client_id)
         return [_document(row) for row in rows]
+
+    async def billed_documents_of_all(self, period: str, previous: str) -> list[BilledDocument]:
+        """Every client's documents that count, in one read, with the frozen totals of ``period``'s
+        invoices; plus ``previous``'s void invoices (for its status)."""
+        rows = await self._pool.fetch(_BILLED_SQL, period, previous)
+        return [BilledDocument(
+            kind=row["kind"], client_id=row["client_id"], period=row["period"], number=row["number"],
+            status=row["status"], billed_by_month=dict(zip(row["months"] or [], row["amounts"] or [], strict=True)),
+            name=row["name"], base_cost=_decimal(row["base_cost"]), markup_percent=_decimal(row["markup_percent"]),
+            markup=_decimal(row["markup"])) for row in rows]
 
     async def issued_periods(self, period: str) -> set[str]:
         """Clients with a live invoice for ``period``."""

@@ -39,6 +39,7 @@ __all__ = [
     "client_usage_query",
     "clients_query",
     "daily_usage_query",
+    "line_costs_query",
     "period_usage_query",
 ]
 
@@ -75,6 +76,16 @@ def period_usage_query(period: Period) -> Query:
         " WHERE month = {month:Date}"
         f" GROUP BY client_id, {_KEY}",
         {"month": period.first_day},
+    )
+
+
+def line_costs_query(months: Sequence[Period]) -> Query:
+    """Every client's invoice lines of some months, reduced to their events and exact cost (one scan)."""
+    return Query(
+        "SELECT client_id, month, sum(events) AS sum_events, sum(cost_usd) AS sum_cost_usd"
+        " FROM usage_totals_monthly WHERE month IN {months:Array(Date)}"
+        f" GROUP BY client_id, month, {_KEY}",
+        {"months": [m.first_day for m in months]},
     )
 
 
@@ -175,6 +186,16 @@ class InvoicingRepository:
         for row in await self._rows(period_usage_query(period)):
             by_client.setdefault(row["client_id"], []).append(_usage(row))
         return by_client
+
+    async def line_costs(self, months: Sequence[Period]) -> dict[tuple[str, str], list[tuple[int, Decimal]]]:
+        """Per (client, ``YYYY-MM``): each invoice line's events and exact cost."""
+        lines: dict[tuple[str, str], list[tuple[int, Decimal]]] = {}
+        if not months:
+            return lines
+        for row in await self._rows(line_costs_query(months)):
+            key = (row["client_id"], f"{row['month']:%Y-%m}")
+            lines.setdefault(key, []).append((int(row["sum_events"]), row["sum_cost_usd"]))
+        return lines
 
     async def daily_usage(self, client_id: str, period: Period) -> list[DailyUsage]:
         return [

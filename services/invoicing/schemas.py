@@ -34,6 +34,7 @@ __all__ = [
     "UnitPrices",
     "DailyUsage",
     "ModelInUse",
+    "ClientMonthTotals",
 ]
 
 
@@ -287,3 +288,32 @@ class DailyUsage(BaseModel):
     input_image_tokens: int = 0
     cache_image_read_tokens: int = 0
     output_image_tokens: int = 0
+
+
+class ClientMonthTotals(BaseModel):
+    """One client's month as the dashboard's overview needs it (``GET /v1/usage/{period}/clients``).
+
+    ``cost``, ``margin`` and ``billed`` are the client's invoice for the month to the cent: the
+    issued one's where there is one, else the draft's (adjustment lines for earlier months included).
+    """
+
+    client_id: str
+    name: str | None
+    """None when usage arrived for a client that has no record yet."""
+    events: int
+    """Events of the month counted so far (the month's own usage, adjustments not included)."""
+    cost: DecimalText
+    """At cost: the invoice's ``base_cost``."""
+    markup_percent: DecimalText
+    margin: DecimalText
+    """The markup earned: the invoice's ``markup``."""
+    billed: DecimalText
+    """What the client is billed before any tax: ``cost + margin``."""
+    invoice_status: Literal["draft", "issued", "paid"]
+    invoice_number: str | None
+    last_month_invoice_status: Literal["paid", "issued", "void", "draft", "open", "none"]
+    """The month before's invoice: ``paid`` / ``issued`` / ``void`` from the ledger (void only when
+    nothing replaced it), else ``draft`` (``open`` while that month runs) when the client's record
+    existed then, ``none`` when not."""
+    monthly_budget: DecimalText | None
+    budget_basis: BudgetBasis

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
-from services.invoicing.api.deps import AdminCaller, PeriodPath, ReadableClientId, Repository
-from services.invoicing.schemas import DailyUsage, ModelInUse
+from services.invoicing.api.deps import AdminCaller, Desk, Now, PeriodPath, ReadableClientId, Repository, Settings
+from services.invoicing.month_totals import adjusted_months, month_totals
+from services.invoicing.schemas import ClientMonthTotals, DailyUsage, ModelInUse
 
 router = APIRouter(tags=["usage"])
 
@@ -20,3 +23,26 @@ async def daily_usage(client_id: ReadableClientId, period: PeriodPath, repositor
 async def models_in_use(_: AdminCaller, period: PeriodPath, repository: Repository) -> list[ModelInUse]:
     """Every model billed in a month with the price row it was billed at, across clients (admin)."""
     return await repository.models_in_use(period)
+
+
+@router.get("/v1/usage/{period}/clients", response_model=list[ClientMonthTotals])
+async def clients_month(
+    _: AdminCaller, period: PeriodPath, repository: Repository, desk: Desk, settings: Settings, now: Now,
+) -> list[ClientMonthTotals]:
+    """Every client's month at a glance (admin): cost, margin and billed as on its invoice (the issued
+    one's, else the draft's, to the cent), its status and last month's, and its budget.
+
+    One grouped ClickHouse read of the month's lines and one PostgreSQL read of the ledger,
+    instead of building every invoice as ``GET /v1/invoices/{period}`` does.
+    """
+    documents, clients = await asyncio.gather(
+        desk.ledger.billed_documents_of_all(str(period), str(period.previous())),
+        repository.list_clients_as_of(min(now, period.end)))
+    lines = await repository.line_costs([period, *adjusted_months(period, documents)])
+    totals = month_totals(period=period, now=now, lines=lines, clients=clients, documents=documents,
+                          defaults=settings.billing)
+    if totals.needs_draft:  # the rare drafts that net usage billed elsewhere: built as the invoice is
+        pending = await asyncio.gather(*(desk.pending(c, period, now) for c in totals.needs_draft))
+        totals = month_totals(period=period, now=now, lines=lines, clients=clients, documents=documents,
+                              defaults=settings.billing, drafts={p.invoice.client_id: p.invoice for p in pending})
+    return totals.totals
