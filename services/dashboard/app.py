@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from libs.common.auth import KeyRing
 from services.dashboard import formatting
 from services.dashboard.api import auth, clients, margins, overview, portal, prices, whatif
-from services.dashboard.backend import Backend, BackendUnavailable
+from services.dashboard.backend import Backend, BackendUnavailable, UpstreamTimings, upstream_timings
 from services.dashboard.deps import Forbidden, NotSignedIn, PageError
 from services.dashboard.sessions import PortalLinks, Sessions
 from services.dashboard.settings import DashboardSettings, get_settings
@@ -76,10 +76,17 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        # How long the page took on the server (backend calls and rendering), for browsers' dev
-        # tools and bench/dashboard.py.
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        timings = UpstreamTimings()
+        token = upstream_timings.set(timings)
+        try:
+            response = await call_next(request)
+        finally:
+            upstream_timings.reset(token)
+        # How long the page took on the server (``app``: backend calls and rendering) and each
+        # call to another service (``invoicing-month-totals`` …), for browsers' dev tools and
+        # bench/dashboard.py.
+        response.headers["Server-Timing"] = ", ".join(
+            [f"app;dur={(time.perf_counter() - started) * 1000:.1f}", *timings.header_entries()])
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -8,11 +8,31 @@ read with ``.get`` so the dashboard works before and after they exist.
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 
-__all__ = ["Backend", "BackendUnavailable", "InvalidUpdate"]
+__all__ = ["Backend", "BackendUnavailable", "InvalidUpdate", "UpstreamTimings", "upstream_timings"]
+
+
+class UpstreamTimings:
+    """The upstream calls of one request and how long each took, for its ``Server-Timing`` header."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def add(self, name: str, milliseconds: float) -> None:
+        taken = sum(1 for n, _ in self.calls if n == name or n.startswith(f"{name}-"))
+        self.calls.append((name if not taken else f"{name}-{taken + 1}", milliseconds))
+
+    def header_entries(self) -> list[str]:
+        return [f"{name};dur={ms:.1f}" for name, ms in self.calls]
+
+
+#: Set per request by the app's middleware; concurrent calls (``asyncio.gather``) share the list.
+upstream_timings: ContextVar[UpstreamTimings | None] = ContextVar("upstream_timings", default=None)
 
 
 class BackendUnavailable(Exception):
@@ -47,14 +67,19 @@ class Backend:
         self._urls = {"invoicing": invoicing.rstrip("/"), "alerts": alerts.rstrip("/"), "pricing": pricing.rstrip("/")}
         self._headers = {"Authorization": f"Bearer {key}"}
 
-    async def _call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, service: str, method: str, path: str, *, name: str, **kwargs: Any) -> httpx.Response:
+        """One request; its time goes to the request's ``Server-Timing`` as ``<service>-<name>``."""
+        started = time.perf_counter()
         try:
             return await self._http.request(method, self._urls[service] + path, headers=self._headers, **kwargs)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(service, f"not reachable ({type(exc).__name__})") from exc
+        finally:
+            if (timings := upstream_timings.get()) is not None:
+                timings.add(f"{service}-{name}", (time.perf_counter() - started) * 1000)
 
-    async def _get(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        reply = await self._call(service, "GET", path, params=params)
+    async def _get(self, service: str, path: str, params: dict[str, Any] | None = None, *, name: str) -> Any:
+        reply = await self._call(service, "GET", path, params=params, name=name)
         if reply.status_code == 404:
             return None
         if reply.status_code != 200:
@@ -63,29 +88,35 @@ class Backend:
 
     # invoicing
     async def clients(self) -> list[dict[str, Any]]:
-        return await self._get("invoicing", "/v1/clients") or []
+        return await self._get("invoicing", "/v1/clients", name="clients") or []
 
     async def client(self, client_id: str) -> dict[str, Any] | None:
-        return await self._get("invoicing", f"/v1/clients/{client_id}")  # type: ignore[no-any-return]
+        return await self._get("invoicing", f"/v1/clients/{client_id}", name="client")  # type: ignore[no-any-return]
 
     async def summaries(self, period: str) -> list[dict[str, Any]]:
-        return await self._get("invoicing", f"/v1/invoices/{period}") or []
+        return await self._get("invoicing", f"/v1/invoices/{period}", name="invoices") or []
+
+    async def month_totals(self, period: str) -> list[dict[str, Any]]:
+        """Every client's month (cost, margin, billed, invoice statuses, budget) in one light call."""
+        return await self._get("invoicing", f"/v1/usage/{period}/clients", name="month-totals") or []
 
     async def invoice(self, client_id: str, period: str) -> dict[str, Any] | None:
-        return await self._get("invoicing", f"/v1/clients/{client_id}/invoices/{period}")  # type: ignore[no-any-return]
+        return await self._get(  # type: ignore[no-any-return]
+            "invoicing", f"/v1/clients/{client_id}/invoices/{period}", name="invoice")
 
     async def documents(self, period: str) -> list[dict[str, Any]]:
         """Issued invoices of a month (issue 9's ledger); empty where the API has none."""
-        return await self._get("invoicing", "/v1/invoices", {"period": period, "kind": "invoice"}) or []
+        return await self._get("invoicing", "/v1/invoices", {"period": period, "kind": "invoice"},
+                               name="documents") or []
 
     async def daily_usage(self, client_id: str, period: str) -> list[dict[str, Any]]:
-        return await self._get("invoicing", f"/v1/clients/{client_id}/usage/{period}") or []
+        return await self._get("invoicing", f"/v1/clients/{client_id}/usage/{period}", name="daily-usage") or []
 
     async def models_in_use(self, period: str) -> list[dict[str, Any]]:
-        return await self._get("invoicing", f"/v1/usage/{period}/models") or []
+        return await self._get("invoicing", f"/v1/usage/{period}/models", name="models") or []
 
     async def put_client(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        reply = await self._call("invoicing", "PUT", f"/v1/clients/{client_id}", json=body)
+        reply = await self._call("invoicing", "PUT", f"/v1/clients/{client_id}", json=body, name="put-client")
         if reply.status_code == 422:
             raise InvalidUpdate(_field_errors(reply.json()))
         if reply.status_code != 200:
@@ -95,25 +126,25 @@ class Backend:
     # alerts
     async def alerts(self, client_id: str, period: str | None = None) -> list[dict[str, Any]]:
         params = {"period": period} if period else None
-        return await self._get("alerts", f"/v1/clients/{client_id}/alerts", params) or []
+        return await self._get("alerts", f"/v1/clients/{client_id}/alerts", params, name="alerts") or []
 
     async def alert_counts(self, period: str) -> dict[str, int]:
-        rows = await self._get("alerts", f"/v1/alerts/{period}/counts") or []
+        rows = await self._get("alerts", f"/v1/alerts/{period}/counts", name="alert-counts") or []
         return {row["client_id"]: int(row["sent"]) for row in rows}
 
     # pricing
     async def overrides(self) -> list[dict[str, Any]]:
-        return await self._get("pricing", "/v1/prices") or []
+        return await self._get("pricing", "/v1/prices", name="overrides") or []
 
     async def explain_price(self, provider: str, model: str, at: str | None = None) -> dict[str, Any] | None:
         return await self._get(  # type: ignore[no-any-return]
-            "pricing", f"/v1/prices/{provider}/{model}", {"at": at} if at else None)
+            "pricing", f"/v1/prices/{provider}/{model}", {"at": at} if at else None, name="explain-price")
 
     async def unpriced(self, limit: int = 200) -> list[dict[str, Any]]:
-        return await self._get("pricing", "/v1/unpriced", {"limit": limit}) or []
+        return await self._get("pricing", "/v1/unpriced", {"limit": limit}, name="unpriced") or []
 
     async def redrive(self) -> int:
-        reply = await self._call("pricing", "POST", "/v1/unpriced/redrive")
+        reply = await self._call("pricing", "POST", "/v1/unpriced/redrive", name="redrive")
         if reply.status_code != 200:
             raise BackendUnavailable("pricing", f"re-drive answered {reply.status_code}")
         return int(reply.json().get("repriced", 0))

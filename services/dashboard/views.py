@@ -132,21 +132,6 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
-def invoice_status(client: Mapping[str, Any] | None, period: Period, now: datetime,
-                   issued: Iterable[Mapping[str, Any]] = ()) -> str:
-    """A month's invoice in one word: ``paid`` / ``issued`` from the invoicing ledger (a void
-    one only when nothing replaced it), else ``draft`` (``open`` while the month runs) for a
-    client whose record existed in that month, or ``none``."""
-    statuses = [d.get("status") for d in issued if d.get("kind", "invoice") == "invoice"]
-    for status in ("paid", "issued", "void"):
-        if status in statuses:
-            return status
-    created = (client or {}).get("created_at")
-    if not created or datetime.fromisoformat(str(created).replace("Z", "+00:00")) >= period.end:
-        return "none"
-    return "open" if not period.is_closed(now) else "draft"
-
-
 def invoice_label(invoice: Mapping[str, Any]) -> str:
     """An invoice's state in words: its lifecycle status (draft / issued / paid) when the
     invoicing API gives one, else whether its month is still open."""
@@ -157,39 +142,37 @@ def invoice_label(invoice: Mapping[str, Any]) -> str:
     return "draft"
 
 
+LAST_MONTH_STATUSES = ("paid", "issued", "void", "draft", "open", "none")
+
+
 def build_overview(
     *,
     period: Period,
     now: datetime,
-    summaries: Iterable[Mapping[str, Any]],
-    clients: Iterable[Mapping[str, Any]],
+    totals: Iterable[Mapping[str, Any]],
     alert_counts: Mapping[str, int] | None,
-    issued: Iterable[Mapping[str, Any]] = (),
     sort: str = "billed",
     descending: bool = True,
 ) -> Overview:
-    records = {c["client_id"]: c for c in clients}
-    documents: dict[str, list[Mapping[str, Any]]] = {}
-    for document in issued:
-        documents.setdefault(str(document.get("client_id")), []).append(document)
+    """The overview from invoicing's every-client month (``GET /v1/usage/{period}/clients``: each
+    client's cost, margin and billed as on its invoice, last month's invoice status and its budget)."""
     rows = []
-    for summary in summaries:
-        client_id = summary["client_id"]
-        cost = to_decimal(summary.get("base_cost"), _ZERO) or _ZERO
-        billed = to_decimal(summary.get("total"), _ZERO) or _ZERO
-        record = records.get(client_id)
+    for row in totals:
+        client_id = row["client_id"]
+        cost = to_decimal(row.get("cost"), _ZERO) or _ZERO
+        billed = to_decimal(row.get("billed"), _ZERO) or _ZERO
+        last = row.get("last_month_invoice_status")
         rows.append(OverviewRow(
             client_id=client_id,
-            name=summary.get("name") or client_id,
+            name=row.get("name") or client_id,
             cost=cost,
             billed=billed,
-            margin=to_decimal(summary.get("markup"), _ZERO) or _ZERO,
-            markup_percent=to_decimal(summary.get("markup_percent"), _ZERO) or _ZERO,
-            events=int(summary.get("events", 0)),
-            budget=budget_status(record, cost, billed, period, now),
+            margin=to_decimal(row.get("margin"), _ZERO) or _ZERO,
+            markup_percent=to_decimal(row.get("markup_percent"), _ZERO) or _ZERO,
+            events=int(row.get("events", 0)),
+            budget=budget_status(row, cost, billed, period, now),
             alerts_sent=None if alert_counts is None else alert_counts.get(client_id, 0),
-            last_invoice_status=invoice_status(record, period.previous(), now,
-                                               documents.get(client_id, ())),
+            last_invoice_status=last if last in LAST_MONTH_STATUSES else "none",
         ))
     sort = sort if sort in SORT_KEYS else "billed"
     rows.sort(key=SORT_KEYS[sort], reverse=descending)

@@ -10,7 +10,7 @@ import pytest
 from libs.common.periods import Period
 from services.dashboard.formatting import money, percent
 from services.dashboard.sessions import PortalLinks, Sessions
-from services.dashboard.views import basis_of, budget_status, build_overview, invoice_status
+from services.dashboard.views import basis_of, budget_status, build_overview
 
 NOV = Period(2026, 11)
 MID_NOV = datetime(2026, 11, 16, tzinfo=UTC)  # 15 of 30 days gone
@@ -56,37 +56,33 @@ def test_no_forecast_in_the_first_days_of_the_month() -> None:
     assert status is not None and status.projected is None
 
 
+def month_row(client_id: str, cost: str, margin: str, billed: str, **extra: object) -> dict[str, object]:
+    """A row of invoicing's ``GET /v1/usage/{period}/clients``."""
+    return {"client_id": client_id, "name": client_id.title(), "cost": cost, "markup_percent": "25",
+            "margin": margin, "billed": billed, "events": 3, "invoice_status": "draft", "invoice_number": None,
+            "last_month_invoice_status": "draft", "monthly_budget": None, "budget_basis": "cost", **extra}
+
+
 def test_overview_totals_sorting_and_last_month_status() -> None:
     overview = build_overview(
         period=NOV, now=MID_NOV,
-        summaries=[summary("a", "10.00", "2.50", "12.50"), summary("b", "30.10", "7.53", "37.63")],
-        clients=[{"client_id": "a", "monthly_budget": "50"}, {"client_id": "b", "created_at": "2026-09-01T00:00:00Z"}],
-        alert_counts={"b": 2},
-        issued=[{"client_id": "a", "kind": "invoice", "status": "void"}, {"client_id": "a", "kind": "invoice",
-                                                                           "status": "paid"}],
-        sort="cost", descending=False,
+        totals=[month_row("a", "10.00", "2.50", "12.50", monthly_budget="50", budget_basis="billed",
+                          last_month_invoice_status="paid"),
+                month_row("b", "30.10", "7.53", "37.63")],
+        alert_counts={"b": 2}, sort="cost", descending=False,
     )
     assert [r.client_id for r in overview.rows] == ["a", "b"]
     assert overview.total_billed == Decimal("50.13") and overview.total_margin == Decimal("10.03")
     assert [r.alerts_sent for r in overview.rows] == [0, 2]
     assert [r.last_invoice_status for r in overview.rows] == ["paid", "draft"]
-    assert overview.rows[0].budget is not None and overview.rows[1].budget is None
+    a_budget = overview.rows[0].budget
+    assert a_budget is not None and a_budget.basis == "billed" and a_budget.spent == Decimal("12.50")
+    assert overview.rows[1].budget is None
 
 
 def test_overview_without_alerts_says_so() -> None:
-    overview = build_overview(period=NOV, now=MID_NOV, summaries=[summary("a", "1", "0", "1")], clients=[],
-                              alert_counts=None)
+    overview = build_overview(period=NOV, now=MID_NOV, totals=[month_row("a", "1", "0", "1")], alert_counts=None)
     assert overview.rows[0].alerts_sent is None and overview.notes
-
-
-def test_invoice_status_of_an_open_month_and_of_none() -> None:
-    assert invoice_status(None, NOV, MID_NOV) == "none"
-    old = {"created_at": "2026-09-01T00:00:00Z"}
-    assert invoice_status(old, NOV, MID_NOV) == "open"
-    assert invoice_status(old, Period(2026, 10), MID_NOV) == "draft"
-    assert invoice_status({"created_at": "2026-11-02T00:00:00Z"}, Period(2026, 10), MID_NOV) == "none"
-    assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "invoice", "status": "issued"}]) == "issued"
-    assert invoice_status(None, Period(2026, 10), MID_NOV, [{"kind": "credit_note", "status": "issued"}]) == "none"
 
 
 def test_sessions_and_portal_links_reject_tampering_and_other_secrets() -> None:

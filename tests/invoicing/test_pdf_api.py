@@ -34,3 +34,27 @@ async def test_draft_and_issued_pdf(settings: InvoicingSettings, clock: Clock) -
             assert expected in text, expected
         assert "DRAFT" not in text
         assert (await api.get(path, params={"format": "doc"}, headers=auth(ADMIN))).status_code == 422
+
+
+async def test_a_clients_own_documents_by_number(settings: InvoicingSettings, clock: Clock) -> None:  # noqa: F811
+    """``/v1/clients/{id}/documents/{number}``: readable by that client's key, 403 for anyone else's."""
+    await insert_worked_example(settings.clickhouse)
+    async with AsyncExitStack() as stack:
+        api = await _api(stack, settings.model_copy(update={"webhooks": False, "kafka_events": False}), clock)
+        acme = (await issue(api, "acme", MARCH)).json()["number"]
+        beta = (await issue(api, "beta", MARCH)).json()["number"]
+        path = f"/v1/clients/acme/documents/{acme}"
+
+        own = await api.get(path, params={"format": "pdf"}, headers=auth(ACME))
+        assert own.status_code == 200 and own.headers["content-type"] == "application/pdf"
+        admin = await api.get(f"/v1/documents/{acme}", params={"format": "pdf"}, headers=auth(ADMIN))
+        assert own.content == admin.content  # the issued document's bytes
+        assert (await api.get(path, headers=auth(ACME))).json()["total"] == "10.60"
+
+        # another client's document, through acme's path or with acme's key on beta's: 403
+        through_acme = await api.get(f"/v1/clients/acme/documents/{beta}", headers=auth(ACME))
+        assert through_acme.status_code == 403 and beta in through_acme.text
+        assert (await api.get(f"/v1/clients/beta/documents/{beta}", headers=auth(ACME))).status_code == 403
+        assert (await api.get(f"/v1/clients/acme/documents/{beta}", headers=auth(ADMIN))).status_code == 403
+        assert (await api.get("/v1/clients/acme/documents/TT-2099-000001", headers=auth(ACME))).status_code == 404
+        assert (await api.get(f"/v1/clients/beta/documents/{beta}", headers=auth(ADMIN))).status_code == 200

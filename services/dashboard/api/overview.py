@@ -30,13 +30,11 @@ async def overview(
 ) -> Response:
     at = now()
     period = month_or_current(month, at)
-    # Last month's status comes from the ledger and the records' creation times, not from a
-    # second every-client totals call (the slowest call the page makes; see BENCHMARKS.md).
-    summaries, clients, counts, issued = await asyncio.gather(
-        backend.summaries(str(period)), backend.clients(), _or_none(backend.alert_counts(str(period))),
-        _or_none(backend.documents(str(period.previous()))))
-    model = build_overview(period=period, now=at, summaries=summaries, clients=clients, alert_counts=counts,
-                           issued=issued or [], sort=sort if sort in SORT_KEYS else "billed",
-                           descending=dir != "asc")
+    # Two calls: invoicing's every-client month (figures as on each invoice, last month's status,
+    # budgets; one grouped read, no invoice built) and the alerts sent (see BENCHMARKS.md).
+    totals, counts = await asyncio.gather(backend.month_totals(str(period)),
+                                          _or_none(backend.alert_counts(str(period))))
+    model = build_overview(period=period, now=at, totals=totals, alert_counts=counts,
+                           sort=sort if sort in SORT_KEYS else "billed", descending=dir != "asc")
     return templates(request).TemplateResponse(request, "overview.html", {
         "o": model, "csrf": session.csrf, "signed_in": True, "month": str(period), "page": "overview"})

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from libs.common.api import Forbidden
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.periods import parse_period
 from services.invoicing import service
@@ -127,6 +128,28 @@ async def get_document(
     stored = await desk.ledger.by_number(number)
     if stored is None:
         raise NotFound(f"no document numbered '{number}'")
+    invoice = document_invoice(stored)
+    if output == "pdf":
+        return await _pdf(invoice, stored, settings)
+    return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
+
+
+@router.get(
+    "/v1/clients/{client_id}/documents/{number}",
+    response_model=Invoice,
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}},
+                     "description": "The document (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
+)
+async def get_client_document(
+    client_id: ReadableClientId, number: str, desk: Desk, settings: Settings, output: Format = "json",
+) -> Invoice | Response:
+    """One of the client's issued invoices or credit notes by its number (admin, or that client's own key);
+    ``?format=pdf`` for its PDF, the same bytes on every request. Another client's document is a 403."""
+    stored = await desk.ledger.by_number(number)
+    if stored is None:
+        raise NotFound(f"no document numbered '{number}'")
+    if stored.client_id != client_id:
+        raise Forbidden(f"document '{number}' is not client '{client_id}''s")
     invoice = document_invoice(stored)
     if output == "pdf":
         return await _pdf(invoice, stored, settings)
