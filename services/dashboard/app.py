@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from libs.common.auth import KeyRing
 from services.dashboard import formatting
-from services.dashboard.api import auth, clients, margins, overview, portal, prices, whatif
+from services.dashboard.api import auth, clients, documents, margins, overview, portal, prices, whatif
 from services.dashboard.backend import Backend, BackendUnavailable, UpstreamTimings, upstream_timings
 from services.dashboard.deps import Forbidden, NotSignedIn, PageError
 from services.dashboard.sessions import PortalLinks, Sessions
@@ -69,8 +69,8 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     app.state.portal_links = PortalLinks(secret, settings.portal_days * 86_400)
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, overview.router, clients.router, portal.router, margins.router, whatif.router,
-                   prices.router):
+    for router in (auth.router, overview.router, clients.router, documents.router, portal.router, margins.router,
+                   whatif.router, prices.router):
         app.include_router(router)
 
     @app.middleware("http")

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Backend", "BackendUnavailable", "InvalidUpdate", "UpstreamTimings", "upstream_timings"]
+__all__ = ["Backend", "BackendUnavailable", "DocumentForbidden", "InvalidUpdate", "UpstreamTimings", "upstream_timings"]
 
 
 class UpstreamTimings:
@@ -42,6 +42,10 @@ class BackendUnavailable(Exception):
         super().__init__(f"{service}: {detail}")
         self.service = service
         self.detail = detail
+
+
+class DocumentForbidden(Exception):
+    """The document asked for is another client's."""
 
 
 class InvalidUpdate(Exception):
@@ -104,10 +108,20 @@ class Backend:
         return await self._get(  # type: ignore[no-any-return]
             "invoicing", f"/v1/clients/{client_id}/invoices/{period}", name="invoice")
 
-    async def documents(self, period: str) -> list[dict[str, Any]]:
-        """Issued invoices of a month (issue 9's ledger); empty where the API has none."""
-        return await self._get("invoicing", "/v1/invoices", {"period": period, "kind": "invoice"},
-                               name="documents") or []
+    async def document_pdf(self, client_id: str, number: str) -> tuple[bytes, str] | None:
+        """An issued document's PDF and file name, read as ``client_id``'s; None when there is no such
+        document; ``DocumentForbidden`` when it is another client's."""
+        reply = await self._call("invoicing", "GET", f"/v1/clients/{client_id}/documents/{number}",
+                                 params={"format": "pdf"}, name="document-pdf")
+        if reply.status_code == 404:
+            return None
+        if reply.status_code == 403:
+            raise DocumentForbidden(number)
+        if reply.status_code != 200:
+            raise BackendUnavailable("invoicing", f"GET document {number} answered {reply.status_code}")
+        disposition = reply.headers.get("content-disposition", "")
+        name = disposition.split('filename="')[1].rstrip('"') if 'filename="' in disposition else f"{number}.pdf"
+        return reply.content, name
 
     async def daily_usage(self, client_id: str, period: str) -> list[dict[str, Any]]:
         return await self._get("invoicing", f"/v1/clients/{client_id}/usage/{period}", name="daily-usage") or []

@@ -16,6 +16,7 @@ from selenium.webdriver.support.select import Select
 from deploy.pipeline import wait_until
 from services.dashboard.formatting import money, percent
 from tests.dashboard.conftest import ADMIN_KEY, INGEST_KEY, Stack, usage
+from tests.invoicing.test_documents import pdf_text
 from tests.support.browser import chromium, follow
 
 pytestmark = pytest.mark.integration
@@ -76,9 +77,10 @@ def test_overview_numbers_equal_the_invoicing_api(stack: Stack, browser: Any) ->
         summary = summaries[client_id]
         assert Decimal(summary["base_cost"]) > 0
         assert cell(rows[client_id], "cost") == money(Decimal(summary["base_cost"]))
-        assert cell(rows[client_id], "billed") == money(Decimal(summary["total"]))
+        # billed: with the markup, before any tax
+        assert cell(rows[client_id], "billed") == money(Decimal(summary["base_cost"]) + Decimal(summary["markup"]))
         assert cell(rows[client_id], "margin") == money(Decimal(summary["markup"]))
-    total = sum((Decimal(s["total"]) for s in summaries.values()), Decimal(0))
+    total = sum((Decimal(s["base_cost"]) + Decimal(s["markup"]) for s in summaries.values()), Decimal(0))
     assert browser.find_element(By.ID, "foot-billed").text == money(total)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "overview.png"))
@@ -312,3 +314,37 @@ def test_last_months_invoice_status_follows_the_invoicing_ledger(stack: Stack, b
     browser.get(f"{stack.dashboard}/?month={stack.period}")
     row = browser.find_element(By.CSS_SELECTOR, f'#overview tr[data-client="{client_id}"]')
     assert row.find_element(By.CSS_SELECTOR, ".status").text == "paid"
+
+
+def test_issued_invoices_link_their_pdf_on_the_client_page_and_the_portal(stack: Stack, browser: Any) -> None:
+    """The portal's PDF link works for its client; another client's document number in it is a 403."""
+    client_id, other = acme(stack), next(c for c in stack.clients if c.startswith("globex"))
+    numbers = {}
+    with stack.pipeline.http("invoicing") as invoicing:
+        for c in (client_id, other):
+            reply = invoicing.post(f"/v1/clients/{c}/invoices/{stack.previous}/issue")
+            assert reply.status_code == 200, reply.text
+            numbers[c] = reply.json()["number"]
+    browser.delete_all_cookies()
+    sign_in(browser, stack, path=f"/clients/{client_id}?month={stack.previous}")
+    pdf = browser.find_element(By.ID, "invoice-pdf").get_attribute("href")
+    assert pdf == f"{stack.dashboard}/clients/{client_id}/documents/{numbers[client_id]}.pdf"
+    with httpx.Client(cookies={"tt_session": browser.get_cookie("tt_session")["value"]}) as http:
+        reply = http.get(pdf)
+        assert reply.status_code == 200 and reply.headers["content-type"] == "application/pdf"
+        assert numbers[client_id] in pdf_text(reply.content)
+        assert http.get(f"{stack.dashboard}/clients/{client_id}/documents/{numbers[other]}.pdf").status_code == 403
+
+    follow(browser, browser.find_element(By.ID, "create-portal-link"))
+    link = browser.find_element(By.ID, "portal-link").get_attribute("href")
+    browser.delete_all_cookies()  # the client has no session
+    browser.get(link)
+    own = browser.find_element(By.CSS_SELECTOR, "#portal-history a.pdf-link").get_attribute("href")
+    assert own == f"{link}/documents/{numbers[client_id]}.pdf"
+    with httpx.Client(follow_redirects=False) as http:
+        reply = http.get(own)
+        assert reply.status_code == 200 and reply.headers["content-type"] == "application/pdf"
+        assert numbers[client_id] in pdf_text(reply.content)
+        assert http.get(f"{link}/documents/{numbers[other]}.pdf").status_code == 403  # not its client's
+        assert http.get(f"{link}/documents/TT-2099-999999.pdf").status_code == 404
+        assert http.get(f"{link[:-4]}abcd/documents/{numbers[client_id]}.pdf").status_code == 403  # bad link
