@@ -12,22 +12,24 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from libs.common.docs import serve_docs_offline
-from services.invoicing.api import agency, billing, clients, invoices, usage, webhooks
+from services.invoicing.api import agency, billing, clients, exports, invoices, usage, webhooks
 from services.invoicing.auto_issue import AutoIssuer
 from services.invoicing.catchup import KafkaPipeline, Pipeline
+from services.invoicing.exports.service import AccountingExports
+from services.invoicing.exports.store import MappingStore
 from services.invoicing.db.migrate import upgrade
 from services.invoicing.idempotency import IdempotencyMiddleware
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
 from services.invoicing.openapi import DESCRIPTION, TAGS
 from services.invoicing.party_store import PartyStore
-from services.invoicing.profiles import Parties
+from services.invoicing.profiles import Parties, settings_agency
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
 from services.invoicing.webhooks.dispatcher import Dispatcher, RetryPolicy
 from services.invoicing.webhooks.publisher import Publisher
 
-__all__ = ["create_app", "desk_of", "parties_of"]
+__all__ = ["create_app", "desk_of", "exports_of", "parties_of"]
 
 
 def utc_now() -> datetime:
@@ -44,6 +46,13 @@ def desk_of(app: FastAPI) -> InvoiceDesk:
 def parties_of(app: FastAPI) -> Parties:
     """The agency profile and client billing details over the app's PostgreSQL pool."""
     return Parties(PartyStore(app.state.postgres), app.state.settings, app.state.clock)
+
+
+def exports_of(app: FastAPI) -> AccountingExports:
+    """The accounting exports over the app's PostgreSQL pool."""
+    state = app.state
+    return AccountingExports(Ledger(state.postgres), MappingStore(state.postgres), settings_agency(state.settings),
+                             state.clock)
 
 
 def retry_policy(settings: InvoicingSettings) -> RetryPolicy:
@@ -105,6 +114,7 @@ def create_app(
     app.include_router(clients.router)
     app.include_router(billing.router)
     app.include_router(invoices.router)
+    app.include_router(exports.router)
     app.include_router(usage.router)
     app.include_router(webhooks.router)
 

@@ -154,6 +154,13 @@ class Ledger:
             period, status, client_id, kind)
         return [_document(row) for row in rows]
 
+    async def issued_between(self, start: datetime, end: datetime) -> list[StoredDocument]:
+        """Every document issued in ``[start, end)``, whatever its status now, by kind and number."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM documents WHERE issued_at >= $1 AND issued_at < $2 ORDER BY kind, number",
+            start, end)
+        return [_document(row) for row in rows]
+
     async def billed_documents(self, client_id: str) -> list[StoredDocument]:
         """Every document of the client that counts (not void): what has been billed so far."""
         rows = await self._pool.fetch(

@@ -19,8 +19,9 @@ client's markup. Every line names the price row it was billed at (`price`) and i
 
 **Lifecycle**: a month's invoice is a *draft* while usage can still arrive; *issuing* freezes it
 (JSON and CSV bytes stored, a number assigned), after which it can be marked *paid* or *void*; late
-usage becomes an adjustment on the next draft. Exports for Xero and QuickBooks are built from issued
-invoices and credit notes only.
+usage becomes an adjustment on the next draft. Exports for Xero and QuickBooks
+(`/v1/exports/{xero|quickbooks}/invoices.csv?period=YYYY-MM`) are built from issued invoices and credit
+notes only, with the agency's mapping to its own item and account codes.
 
 **Events**: `invoice.issued`, `invoice.paid`, `invoice.voided`, `credit_note.issued` (and `credit_note.paid`,
 `credit_note.voided`) are written to an outbox in the same transaction as the change, then POSTed to the webhook
@@ -39,8 +40,11 @@ TAGS: list[dict[str, Any]] = [
                                       "payment terms, bank details, invoice prefix. Frozen into each invoice at issue."},
     {"name": "clients", "description": "The agency's clients: name, markup, issuing options, billing details and "
                                        "tax rate."},
-    {"name": "invoices", "description": "Monthly invoices (draft, issued, paid, void), documents, accounting "
-                                        "exports."},
+    {"name": "invoices", "description": "Monthly invoices (draft, issued, paid, void) and documents."},
+    {"name": "exports", "description": "Accounting exports: a month's issued invoices and credit notes as a Xero or "
+                                       "QuickBooks Online import file, and the per-agency mapping of what is billed "
+                                       "(usage by provider and model, adjustments, markup, tax) to item codes, "
+                                       "account codes and tax types."},
     {"name": "usage", "description": "The priced usage behind the invoices, per client and model."},
     {"name": "webhooks", "description": "Webhook endpoints (signing secret shown once), their deliveries and "
                                         "every attempt."},

@@ -311,15 +311,19 @@ async def test_accounting_exports_carry_issued_documents_only(api: httpx.AsyncCl
     beta = (await issue(api, "beta", MARCH)).json()["number"]
     await api.post(f"/v1/invoices/{beta}/void", json={"reason": "sent to the wrong address"}, headers=auth(ADMIN))
     for system in ("xero", "quickbooks"):
-        reply = await api.get(f"/v1/exports/{system}", params={"period": MARCH}, headers=auth(ADMIN))
-        assert reply.status_code == 200, reply.text
-        assert acme in reply.text
-        assert all(amount in reply.text for amount in ("5.25", "2.67", "0.56", "2.12"))  # lines and markup
-        assert beta not in reply.text  # void
+        # issued on 2025-05-10: in May's file (and March's by service month)
+        for params in ({"period": "2025-05"}, {"period": MARCH, "basis": "service"}):
+            reply = await api.get(f"/v1/exports/{system}/invoices.csv", params=params, headers=auth(ADMIN))
+            assert reply.status_code == 200, reply.text
+            assert acme in reply.text
+            assert all(amount in reply.text for amount in ("5.25", "2.67", "0.56", "2.12"))  # lines and markup
+            assert beta not in reply.text  # void
     # April is still a draft: nothing to export.
-    april = await api.get("/v1/exports/xero", params={"period": APRIL}, headers=auth(ADMIN))
+    april = await api.get("/v1/exports/xero/invoices.csv", params={"period": APRIL, "basis": "service"},
+                          headers=auth(ADMIN))
     assert april.status_code == 200 and len(april.text.strip().splitlines()) == 1  # the header only
-    assert (await api.get("/v1/exports/sage", params={"period": MARCH}, headers=auth(ADMIN))).status_code == 422
+    sage = await api.get("/v1/exports/sage/invoices.csv", params={"period": MARCH}, headers=auth(ADMIN))
+    assert sage.status_code == 422 and sage.json()["detail"][0]["field"] == "system"
 
 
 async def test_a_replacement_does_not_bill_again_what_a_later_invoice_already_adjusted(

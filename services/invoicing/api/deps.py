@@ -18,12 +18,13 @@ from pydantic_core import PydanticCustomError
 from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
 from libs.common.periods import Period, parse_period
+from services.invoicing.exports.service import AccountingExports
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "Repository",
+__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Exports", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "Repository",
            "Settings"]
 
 
@@ -82,12 +83,19 @@ def _parties(request: Request) -> Parties:
     return parties_of(request.app)
 
 
+def _exports(request: Request) -> AccountingExports:
+    from services.invoicing.app import exports_of
+
+    return exports_of(request.app)
+
+
 def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
 Repository = Annotated[InvoicingRepository, Depends(_repository)]
 Desk = Annotated[InvoiceDesk, Depends(_desk)]
+Exports = Annotated[AccountingExports, Depends(_exports)]
 Now = Annotated[datetime, Depends(_now)]
 PartiesService = Annotated[Parties, Depends(_parties)]
 Settings = Annotated[InvoicingSettings, Depends(_settings)]

@@ -208,24 +208,3 @@ def _frozen_summary(invoice: Invoice) -> InvoiceSummary:
     return InvoiceSummary(client_id=invoice.client_id, name=invoice.name, base_cost=invoice.base_cost,
                           markup_percent=invoice.markup_percent, markup=invoice.markup, total=invoice.total,
                           events=sum(line.events for line in invoice.lines))
-
-
-
-@router.get("/v1/exports/{system}", responses={200: {"content": {"text/csv": {}}}})
-async def export(
-    system: Literal["xero", "quickbooks"], _: AdminCaller, desk: Desk, settings: Settings,
-    period: Annotated[str, Query(description="`YYYY-MM`: the documents of that month")],
-) -> Response:
-    """An import file of the month's issued invoices and credit notes (admin); void ones and drafts never in it."""
-    # Imported on first use: the document model pulls in WeasyPrint, seconds of start-up otherwise.
-    from services.invoicing.exports.issued import document_of
-    from services.invoicing.exports.mapping import default_mapping
-    from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
-    from services.invoicing.exports.xero import xero_invoices_csv
-    from services.invoicing.parties import AgencyProfile
-
-    agency = AgencyProfile(name=settings.agency_name, invoice_prefix=settings.invoice_prefix)
-    documents = [document_of(d, agency) for d in await desk.ledger.listing(period=_period_query(period))]
-    write = xero_invoices_csv if system == "xero" else quickbooks_invoices_csv
-    return Response(write(documents, default_mapping(system)), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{system}-{period}.csv"'})

@@ -13,13 +13,15 @@ So an agency can send one model to its own item code and leave everything else a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 __all__ = [
     "AccountingCodes",
     "AccountingMapping",
+    "AccountingMappingOut",
     "AccountingSystem",
     "DateFormat",
     "LineKind",
@@ -85,18 +87,26 @@ class AccountingMapping(BaseModel):
     rules: Annotated[list[MappingRule], Field(max_length=1000)] = Field(default_factory=list)
     date_format: DateFormat = "YYYY-MM-DD"
 
-    @model_validator(mode="after")
-    def _complete_fallback_and_unique_rules(self) -> AccountingMapping:
-        missing = [name for name in ("item_code", "account_code", "tax_type") if getattr(self.fallback, name) is None]
+    # Field validators rather than one model validator, so a 422 names the field at fault.
+    @field_validator("fallback")
+    @classmethod
+    def _complete_fallback(cls, fallback: AccountingCodes) -> AccountingCodes:
+        missing = [name for name in ("item_code", "account_code", "tax_type") if getattr(fallback, name) is None]
         if missing:
             raise ValueError(f"fallback must set {', '.join(missing)} (use \"\" for an empty column)")
-        seen: set[tuple[str, str, str | None]] = set()
-        for rule in self.rules:
+        return fallback
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, rules: list[MappingRule]) -> list[MappingRule]:
+        seen: dict[tuple[str, str, str | None], int] = {}
+        for index, rule in enumerate(rules):
             key = (rule.kind, rule.provider, rule.model)
             if key in seen:
-                raise ValueError(f"two rules for {rule.kind} {rule.provider} {rule.model or '(any model)'}")
-            seen.add(key)
-        return self
+                raise ValueError(f"two rules for {rule.kind} {rule.provider} {rule.model or '(any model)'}"
+                                 f" (rules {seen[key]} and {index})")
+            seen[key] = index
+        return rules
 
     def resolve(self, kind: LineKind, provider: str = "", model: str = "") -> ResolvedCodes:
         """The codes for one line (see the module docstring for the order)."""
@@ -115,6 +125,34 @@ class AccountingMapping(BaseModel):
     @property
     def strftime(self) -> str:
         return DATE_FORMATS[self.date_format]
+
+
+class AccountingMappingOut(AccountingMapping):
+    """The mapping the exports use now, and where it comes from."""
+
+    system: AccountingSystem
+    source: Literal["default", "api"]
+    """``default`` until one is PUT (see ``default_mapping``), then ``api``."""
+    updated_at: datetime | None = None
+
+
+#: A mapping as an accounting team would set it for Xero (the PUT body's example in the API docs).
+XERO_EXAMPLE: dict[str, object] = {
+    "fallback": {"item_code": "", "account_code": "200", "tax_type": "Tax Exempt"},
+    "defaults": {"markup": {"account_code": "210"}, "adjustment": {"account_code": "205"},
+                 "tax": {"account_code": "820", "tax_type": ""}},
+    "rules": [{"kind": "usage", "provider": "openai", "account_code": "201"},
+              {"kind": "usage", "provider": "openai", "model": "gpt-4o", "item_code": "GPT-4O"}],
+    "date_format": "DD/MM/YYYY",
+}
+#: The same for QuickBooks Online: products by name, not taxable (TokenTally's tax is a line of its own).
+QUICKBOOKS_EXAMPLE: dict[str, object] = {
+    "fallback": {"item_code": "AI usage", "account_code": "", "tax_type": "N"},
+    "defaults": {"markup": {"item_code": "Service markup"}, "adjustment": {"item_code": "AI usage adjustment"},
+                 "tax": {"item_code": "Sales tax"}},
+    "rules": [{"kind": "usage", "provider": "anthropic", "item_code": "Claude usage"}],
+    "date_format": "MM/DD/YYYY",
+}
 
 
 def default_mapping(system: AccountingSystem) -> AccountingMapping:

@@ -42,6 +42,13 @@ def _memo(document: InvoiceDocument) -> str:
     return ", ".join(parts)
 
 
+def _terms(document: InvoiceDocument) -> str:
+    """``Net 14``: the document's own due date (not the agency's terms now, which may have changed since)."""
+    if document.kind != "invoice" or document.issue_date is None or document.due_date is None:
+        return ""
+    return f"Net {(document.due_date - document.issue_date).days}"
+
+
 def _rows(document: InvoiceDocument, mapping: AccountingMapping) -> list[list[str]]:
     fmt = mapping.strftime
     issue = document.issue_date
@@ -49,7 +56,7 @@ def _rows(document: InvoiceDocument, mapping: AccountingMapping) -> list[list[st
     head = [
         cell(document.number or ""), cell(document.bill_to_name),
         issue.strftime(fmt) if issue else "", due.strftime(fmt) if due else "",
-        f"Net {document.agency.payment_terms_days}" if document.kind == "invoice" else "", "", cell(_memo(document)),
+        _terms(document), "", cell(_memo(document)),
     ]
     rows = []
     for line in accounting_lines(document):

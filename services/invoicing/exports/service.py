@@ -1,0 +1,104 @@
+"""Accounting exports as the API serves them: the agency's mapping per system, and a month's import file.
+
+Which documents a file carries, by ``basis``:
+
+- ``issued`` (the default): every invoice and credit note *issued* in the month (UTC), so
+  each document is in exactly one month's file and its ``InvoiceDate`` falls in that
+  month, as an accounting period expects. A credit note issued in May for March, or a
+  replacement for a voided invoice, is in May's file, not in a March file already imported.
+- ``service``: the documents *for* the month's usage (``period`` on the invoice; a credit
+  note's is the month it credits), as ``GET /v1/invoices?period=`` lists them.
+
+Issued and paid documents are written (the file carries no status, so paying an invoice
+does not change it); void ones are left out, since neither import can create a voided
+invoice. A file is a pure function of the documents, their frozen JSON and the mapping:
+the same month exported twice is the same bytes unless a document was voided or the
+mapping changed in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from libs.common.periods import Period
+from services.invoicing.exports.mapping import (
+    AccountingMapping,
+    AccountingMappingOut,
+    AccountingSystem,
+    default_mapping,
+)
+from services.invoicing.exports.store import MappingStore
+from services.invoicing.ledger import Ledger, StoredDocument
+from services.invoicing.parties import AgencyProfile
+
+__all__ = ["AccountingExports", "ExportBasis", "ExportFile", "export_bytes"]
+
+ExportBasis = Literal["issued", "service"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    filename: str
+    body: bytes
+
+
+def export_bytes(
+    system: AccountingSystem, stored: Sequence[StoredDocument], agency: AgencyProfile, mapping: AccountingMapping
+) -> bytes:
+    """The import file of ``stored`` (void ones left out), CPU only: the caller runs it off the event loop."""
+    # Imported here: the document model pulls in WeasyPrint, seconds of start-up otherwise.
+    from services.invoicing.exports.issued import document_of
+    from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
+    from services.invoicing.exports.xero import xero_invoices_csv
+
+    documents = [document_of(d, agency) for d in stored if d.status != "void"]
+    write = xero_invoices_csv if system == "xero" else quickbooks_invoices_csv
+    return write(documents, mapping)
+
+
+class AccountingExports:
+    """Mappings over PostgreSQL, and files from the ledger."""
+
+    def __init__(self, ledger: Ledger, mappings: MappingStore, agency: AgencyProfile,
+                 clock: Callable[[], datetime]) -> None:
+        self.ledger = ledger
+        self.mappings = mappings
+        self.agency = agency
+        self.clock = clock
+
+    async def mapping_in_use(self, system: AccountingSystem) -> AccountingMapping:
+        stored = await self.mappings.get(system)
+        return stored[0] if stored is not None else default_mapping(system)
+
+    async def mapping(self, system: AccountingSystem) -> AccountingMappingOut:
+        """The mapping the next file uses: the one PUT, else the defaults (``source: default``)."""
+        stored = await self.mappings.get(system)
+        if stored is None:
+            return AccountingMappingOut(**_fields(default_mapping(system)), system=system, source="default")
+        return AccountingMappingOut(**_fields(stored[0]), system=system, source="api", updated_at=stored[1])
+
+    async def set_mapping(self, system: AccountingSystem, mapping: AccountingMapping) -> AccountingMappingOut:
+        """Replace the mapping whole; files exported from now on use it."""
+        at = self.clock()
+        await self.mappings.save(system, mapping, at)
+        return AccountingMappingOut(**_fields(mapping), system=system, source="api", updated_at=at)
+
+    async def invoices_file(self, system: AccountingSystem, period: Period, basis: ExportBasis) -> ExportFile:
+        """The month's issued invoices and credit notes as ``system``'s import file."""
+        if basis == "issued":
+            found = self.ledger.issued_between(period.start, period.end)
+        else:
+            found = self.ledger.listing(period=str(period))
+        stored, mapping = await asyncio.gather(found, self.mapping_in_use(system))
+        body = await asyncio.to_thread(export_bytes, system, stored, self.agency, mapping)
+        suffix = "" if basis == "issued" else "-service"
+        return ExportFile(filename=f"{system}-invoices-{period}{suffix}.csv", body=body)
+
+
+def _fields(mapping: AccountingMapping) -> dict[str, object]:
+    """The mapping's fields as they are (not dumped: nested models stay models)."""
+    return {name: getattr(mapping, name) for name in AccountingMapping.model_fields}
