@@ -1,4 +1,5 @@
-"""Issuing at month end: 1,000 clients issued, GET of an issued invoice, PostgreSQL's memory.
+"""Issuing at month end: 1,000 clients issued, GET of an issued invoice, the month's accounting exports,
+PostgreSQL's memory.
 
 ``uv run --frozen python -m bench.issuing [--clients 1000]`` (about a minute). Starts its own
 ClickHouse and PostgreSQL (or uses CLICKHOUSE_URL / DATABASE_URL), writes one month of
@@ -6,6 +7,8 @@ priced usage (3 models per client), then, in-process against the invoicing app:
 
 - issues every client's month in one auto-issuer round (4 issues in flight); total time;
 - times 500 ``GET`` of issued invoices (p50 / p99): no ClickHouse query on that path;
+- times ``GET /v1/exports/{xero,quickbooks}/invoices.csv?period=`` of the month they were issued in
+  (5 runs each): 1,000 documents read from PostgreSQL, their frozen JSON parsed, the file written;
 - reads the RSS of the PostgreSQL server's processes.
 
 The pipeline check is replaced by one that returns at once: with Kafka it is one offsets
@@ -96,6 +99,19 @@ async def _measure(clickhouse: ClickHouseSettings, database_url: str, clients: i
             timings.sort()
             results["get_issued_ms_p50"] = round(statistics.median(timings), 2)
             results["get_issued_ms_p99"] = round(timings[int(len(timings) * 0.99) - 1], 2)
+            for system in ("xero", "quickbooks"):
+                seconds, body = [], b""
+                for _ in range(5):
+                    t = time.perf_counter()
+                    reply = await api.get(f"/v1/exports/{system}/invoices.csv", params={"period": "2026-11"})
+                    seconds.append(time.perf_counter() - t)
+                    assert reply.status_code == 200, reply.text
+                    assert not body or reply.content == body  # repeatable
+                    body = reply.content
+                results[f"export_{system}_ms_median"] = round(statistics.median(seconds) * 1000)
+                results[f"export_{system}_ms_max"] = round(max(seconds) * 1000)
+                results[f"export_{system}_rows"] = body.count(b"\r\n") - 1
+                results[f"export_{system}_kib"] = round(len(body) / 1024)
     return results
 
 

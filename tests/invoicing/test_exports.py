@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from libs.common.errors import InvalidInput
 from services.invoicing.documents.model import InvoiceDocument
 from services.invoicing.exports.mapping import AccountingCodes, AccountingMapping, MappingRule, default_mapping
-from services.invoicing.exports.quickbooks import QUICKBOOKS_HEADER, quickbooks_invoices_csv
+from services.invoicing.exports.quickbooks import (
+    QUICKBOOKS_CREDIT_NOTE_HEADER,
+    QUICKBOOKS_HEADER,
+    quickbooks_credit_notes_csv,
+    quickbooks_invoices_csv,
+)
 from services.invoicing.exports.xero import XERO_HEADER, xero_invoices_csv
 from tests.invoicing.factories import usage, worked_document, worked_invoice
 from tests.invoicing.test_documents import with_adjustment
@@ -82,8 +87,8 @@ def test_quickbooks_file_has_the_template_header_and_sums_to_each_total() -> Non
 
     assert header == list(QUICKBOOKS_HEADER)
     assert {"*InvoiceNo", "*Customer", "Item(Product/Service)", "ItemDescription", "*ItemAmount"} <= set(header)
-    assert sums(rows, "*InvoiceNo", "*ItemAmount") == {d.number: d.total * (-1 if d.kind == "credit_note" else 1)
-                                                      for d in docs}
+    # invoices only: QuickBooks refuses a negative invoice; credit notes have their own file, positive
+    assert sums(rows, "*InvoiceNo", "*ItemAmount") == {d.number: d.total for d in docs if d.kind == "invoice"}
     assert all(r["ItemRate"] == r["*ItemAmount"] and r["ItemQuantity"] == "1" for r in rows)
     first = rows[0]
     assert (first["*InvoiceNo"], first["*Customer"], first["*InvoiceDate"], first["*DueDate"]) == (
@@ -95,6 +100,12 @@ def test_quickbooks_file_has_the_template_header_and_sums_to_each_total() -> Non
     assert (adjustment["Item(Product/Service)"], adjustment["Service Date"]) == ("AI usage adjustment", "10/31/2026")
     assert [r["Item(Product/Service)"] for r in rows if r["ItemDescription"] == "VAT (20%)"] == ["Sales tax"]
     assert {r["Taxable"] for r in rows} == {"N"}
+
+    header, notes = parse(quickbooks_credit_notes_csv(docs, default_mapping("quickbooks")))
+    assert header == list(QUICKBOOKS_CREDIT_NOTE_HEADER)
+    assert sums(notes, "*CreditNoteNo", "*ItemAmount") == {"CN-2026-000001": Decimal("10.60")}
+    assert (notes[0]["*CreditNoteDate"], notes[0]["Memo"]) == (
+        "12/02/2026", "AI usage November 2026, PO PO-4471, credit for TT-2026-000099")
 
 
 def test_an_export_is_the_same_bytes_whatever_order_the_documents_come_in() -> None:

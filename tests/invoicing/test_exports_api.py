@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from libs.common.clickhouse import connect
-from services.invoicing.exports.quickbooks import QUICKBOOKS_HEADER
+from services.invoicing.exports.quickbooks import QUICKBOOKS_CREDIT_NOTE_HEADER, QUICKBOOKS_HEADER
 from services.invoicing.exports.xero import XERO_HEADER
 from services.invoicing.settings import InvoicingSettings
 from tests.invoicing.test_api import ACME, ADMIN, MARCH, auth, insert_priced, insert_worked_example, priced
@@ -23,7 +23,8 @@ from tests.invoicing.test_issuing import Clock, api, clock, issue, put_acme, set
 pytestmark = pytest.mark.integration
 
 FEBRUARY, APRIL, MAY = "2025-02", "2025-04", "2025-05"
-COLUMNS = {"xero": ("*InvoiceNumber", "*UnitAmount"), "quickbooks": ("*InvoiceNo", "*ItemAmount")}
+COLUMNS = {"xero": ("*InvoiceNumber", "*UnitAmount"), "quickbooks": ("*InvoiceNo", "*ItemAmount"),
+           "quickbooks-credit": ("*CreditNoteNo", "*ItemAmount")}
 
 XERO_MAPPING: dict[str, Any] = {
     "fallback": {"item_code": "AI", "account_code": "260", "tax_type": "Tax Exempt"},
@@ -41,8 +42,9 @@ def parse(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return header, [dict(zip(header, row, strict=True)) for row in reader]
 
 
-async def export(api: httpx.AsyncClient, system: str, period: str, basis: str = "issued") -> httpx.Response:
-    reply = await api.get(f"/v1/exports/{system}/invoices.csv", params={"period": period, "basis": basis},
+async def export(api: httpx.AsyncClient, system: str, period: str, basis: str = "issued",
+                 kind: str = "invoices") -> httpx.Response:
+    reply = await api.get(f"/v1/exports/{system}/{kind}.csv", params={"period": period, "basis": basis},
                           headers=auth(ADMIN))
     assert reply.status_code == 200, reply.text
     return reply
@@ -99,18 +101,29 @@ async def test_a_months_files_carry_its_issued_documents_and_sum_to_each_total(
                       "CN-2025-000001": Decimal("-0.70")}
 
     for system, header in (("xero", XERO_HEADER), ("quickbooks", QUICKBOOKS_HEADER)):
+        # Xero takes a credit note in the invoice file, negative; QuickBooks in a file of its own, positive
+        credit = {"CN-2025-000001": listed["CN-2025-000001"]} if system == "xero" else {}
         got, april = parse((await export(api, system, APRIL)).content)
         assert got == list(header)
         # issued in April: acme's February and March; beta's is void, so not in the file
         assert sums(april, system) == {n: listed[n] for n in ("TT-2025-000001", "TT-2025-000002")}
         got, may = parse((await export(api, system, MAY)).content)
         assert got == list(header)
-        # April's invoice (its own usage, the February adjustment, the markup) and the credit note, negative
-        assert sums(may, system) == {n: listed[n] for n in ("TT-2025-000004", "CN-2025-000001")}
+        # April's invoice (its own usage, the February adjustment, the markup), and Xero's credit note
+        assert sums(may, system) == {"TT-2025-000004": listed["TT-2025-000004"], **credit}
         # by service month, March is acme's invoice and the credit note that credits it
         _, march = parse((await export(api, system, MARCH, "service")).content)
-        assert sums(march, system) == {n: listed[n] for n in ("TT-2025-000002", "CN-2025-000001")}
+        assert sums(march, system) == {"TT-2025-000002": listed["TT-2025-000002"], **credit}
         assert parse((await export(api, system, "2025-03")).content)[1] == []  # nothing was issued in March
+
+    got, notes = parse((await export(api, "quickbooks", MAY, kind="credit_notes")).content)
+    assert got == list(QUICKBOOKS_CREDIT_NOTE_HEADER)
+    assert sums(notes, "quickbooks-credit") == {"CN-2025-000001": -listed["CN-2025-000001"]}  # 0.70 owed back
+    assert [(r["ItemDescription"][:20], r["*ItemAmount"], r["Item(Product/Service)"]) for r in notes] == [
+        ("Usage adjustment for", "0.56", "AI usage adjustment"), ("Service markup (25%)", "0.14", "Service markup")]
+    assert parse((await export(api, "quickbooks", APRIL, kind="credit_notes")).content)[1] == []
+    assert (await api.get("/v1/exports/xero/credit_notes.csv", params={"period": MAY},
+                          headers=auth(ADMIN))).status_code == 404  # Xero's are in its invoice file
 
     _, may = parse((await export(api, "xero", MAY)).content)
     assert [(r["*InvoiceNumber"], r["*Description"], r["*UnitAmount"]) for r in may] == [
@@ -138,6 +151,8 @@ async def test_the_same_month_exported_twice_is_the_same_bytes(
         assert first.headers["content-type"] == "text/csv; charset=utf-8"
         assert first.headers["content-disposition"] == f'attachment; filename="{system}-invoices-{APRIL}.csv"'
         assert (await export(api, system, APRIL)).content == first.content
+    notes = (await export(api, "quickbooks", MAY, kind="credit_notes")).content
+    assert (await export(api, "quickbooks", MAY, kind="credit_notes")).content == notes
     before = (await export(api, "xero", APRIL)).content
     clock.now = datetime(2025, 6, 1, tzinfo=UTC)
     assert (await api.post("/v1/invoices/TT-2025-000002/pay", headers=auth(ADMIN))).status_code == 200
@@ -178,7 +193,9 @@ async def test_a_mapping_change_shows_in_the_next_export(
                "defaults": {"markup": {"item_code": "Fees"}}}
     assert (await api.put("/v1/exports/quickbooks/mapping", json=qbo_put, headers=auth(ADMIN))).status_code == 200
     _, rows = parse((await export(api, "quickbooks", MAY)).content)
-    assert [r["Item(Product/Service)"] for r in rows] == ["LLM", "LLM", "Fees", "LLM", "Fees"]
+    assert [r["Item(Product/Service)"] for r in rows] == ["LLM", "LLM", "Fees"]
+    _, notes = parse((await export(api, "quickbooks", MAY, kind="credit_notes")).content)
+    assert [r["Item(Product/Service)"] for r in notes] == ["LLM", "Fees"]
     assert rows[0]["*InvoiceDate"] == "2025-05-03"  # date_format left out: YYYY-MM-DD, the model's default
 
 

@@ -62,11 +62,25 @@ _QUICKBOOKS_SAMPLE = (
     "TT-2026-000123,Acme Corporation Ltd,12/02/2026,12/16/2026,Net 14,,\"AI usage November 2026, PO PO-4471\","
     "AI usage,\"openai gpt-4o: 2,100,000 tokens @ $2.50/1M = $5.25\",1,5.25,5.25,N,,11/30/2026\r\n"
 )
+_QUICKBOOKS_CREDIT_SAMPLE = (
+    "*CreditNoteNo,*Customer,*CreditNoteDate,Location,Memo,Item(Product/Service),ItemDescription,ItemQuantity,"
+    "ItemRate,*ItemAmount,Taxable,TaxRate,Service Date\r\n"
+    "CN-2026-000001,Acme Corporation Ltd,12/02/2026,,\"AI usage October 2026, credit for TT-2026-000099\","
+    "AI usage adjustment,\"Usage adjustment for October 2026 — google gemini-1.5-pro: -450,000 tokens @ $1.25/1M"
+    " = -$0.56\",1,0.56,0.56,N,,10/31/2026\r\n"
+    "CN-2026-000001,Acme Corporation Ltd,12/02/2026,,\"AI usage October 2026, credit for TT-2026-000099\","
+    "Service markup,Service markup (25%) on AI cost -$0.56,1,0.14,0.14,N,,10/31/2026\r\n"
+)
+
+
+def _csv(body: bytes, filename: str) -> Response:
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get(
     "/{system}/invoices.csv",
-    summary="A month's invoices and credit notes as a Xero or QuickBooks import file",
+    summary="A month's invoices (and Xero's credit notes) as a Xero or QuickBooks import file",
     response_class=Response,
     responses={
         200: {"description": "The import file: UTF-8 CSV without a byte-order mark, CRLF line ends, the system's "
@@ -79,7 +93,8 @@ _QUICKBOOKS_SAMPLE = (
 )
 async def invoices_csv(system: System, period: PeriodQuery, _: AdminCaller, exports: Exports,
                        basis: Basis = "issued") -> Response:
-    """The issued invoices and credit notes of a month (admin), in the accounting system's own import template.
+    """The issued invoices of a month (admin), in the accounting system's own import template; Xero's file
+    carries the month's credit notes too (QuickBooks': `GET /v1/exports/quickbooks/credit_notes.csv`).
 
     - **Which documents**: issued and paid ones (`basis` says issued in the month, the default, or for its
       usage); never a draft, never a void one (neither import can create a voided invoice: void it there
@@ -88,9 +103,9 @@ async def invoices_csv(system: System, period: PeriodQuery, _: AdminCaller, expo
       their service month), then the service markup, then the tax line when the client has a tax rate. Each
       row has quantity 1 and the line's billed amount as its unit amount, so the rows of a document sum to
       its total, to the cent. Descriptions carry the checkable `tokens @ price = amount` text.
-    - **Credit notes** are written with negative amounts under their own number (`CN-...`), with
-      `Credit for <invoice number>` as Xero's `Reference` / in QuickBooks' `Memo`; Xero imports a
-      negative document as a credit note.
+    - **Credit notes** (Xero) are written with negative amounts under their own number (`CN-...`), with
+      `Credit for <invoice number>` as `Reference`; Xero imports a negative document as a credit note.
+      QuickBooks refuses an invoice with a negative total, so its credit notes are a file of their own.
     - **Codes**: each row's item code, account code and tax type come from the agency's mapping for the
       system (`PUT /v1/exports/{system}/mapping`), the defaults until one is set.
     - **Xero**: import under Business > Invoices > Import and choose *Tax exclusive* (the tax is a line
@@ -98,9 +113,33 @@ async def invoices_csv(system: System, period: PeriodQuery, _: AdminCaller, expo
     - **Repeatable**: the same month exported again is the same bytes, unless a document was voided or
       the mapping changed in between (paying an invoice does not change the file).
     """
-    file = await exports.invoices_file(system, period, basis)
-    return Response(file.body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+    file = await exports.export_file(system, "invoices", period, basis)
+    return _csv(file.body, file.filename)
+
+
+@router.get(
+    "/quickbooks/credit_notes.csv",
+    summary="A month's credit notes as a QuickBooks Online credit note import file",
+    response_class=Response,
+    responses={
+        200: {"description": "The import file: UTF-8 CSV without a byte-order mark, CRLF line ends, one row per "
+                             "line, amounts positive.",
+              "content": {"text/csv": {"schema": {"type": "string"}, "example": _QUICKBOOKS_CREDIT_SAMPLE}}},
+        **error_responses(401, 403, 422),
+    },
+)
+async def quickbooks_credit_notes_csv(period: PeriodQuery, _: AdminCaller, exports: Exports,
+                                      basis: Basis = "issued") -> Response:
+    """The issued credit notes of a month (admin) for QuickBooks Online's *Import credit notes*
+    (Gear > Import data > Credit notes).
+
+    The same rows as the invoice file (usage adjustment lines, the markup on them, the tax line), with
+    positive amounts: a credit note is what is owed back. `*CreditNoteNo` is the credit note's own number,
+    the `Memo` names the invoice it credits. Documents, codes and repeatability as in
+    `GET /v1/exports/quickbooks/invoices.csv`.
+    """
+    file = await exports.export_file("quickbooks", "credit_notes", period, basis)
+    return _csv(file.body, file.filename)
 
 
 @router.get(

@@ -1,11 +1,16 @@
-"""QuickBooks Online's invoice import (New > Import invoices), one row per line.
+"""QuickBooks Online's invoice import (New > Import invoices) and credit note import (Import credit notes).
 
-The header is QuickBooks' US sample file (``*InvoiceNo``, ``*Customer``, …,
+The invoice header is QuickBooks' US sample file (``*InvoiceNo``, ``*Customer``, …,
 ``Item(Product/Service)``, ``*ItemAmount``, ``Taxable``, ``TaxRate``, ``Service Date``).
 Every row carries quantity 1 and the line's amount as rate and amount, so QuickBooks books
 exactly the PDF's amounts; ``Taxable`` comes from the mapping (``N`` by default, as
-TokenTally's own tax is a line of its own). Credit notes are written as negative
-amounts under their own number.
+TokenTally's own tax is a line of its own).
+
+Credit notes go in a file of their own, with positive amounts: QuickBooks refuses an
+invoice whose total is negative, and books a credit note (credit memo) as a positive
+amount owed back. Its columns are the invoice file's, renamed for a credit note
+(``*CreditNoteNo``, ``*CreditNoteDate``; no due date or terms); QuickBooks' import asks
+which column is which, so the names only need to be clear.
 """
 
 from __future__ import annotations
@@ -20,10 +25,16 @@ from services.invoicing.exports.lines import accounting_lines
 from services.invoicing.exports.mapping import AccountingMapping
 from services.invoicing.exports.ordering import in_file_order
 
-__all__ = ["QUICKBOOKS_HEADER", "quickbooks_invoices_csv"]
+__all__ = ["QUICKBOOKS_CREDIT_NOTE_HEADER", "QUICKBOOKS_HEADER", "quickbooks_credit_notes_csv",
+           "quickbooks_invoices_csv"]
 
 QUICKBOOKS_HEADER = (
     "*InvoiceNo", "*Customer", "*InvoiceDate", "*DueDate", "Terms", "Location", "Memo",
+    "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "*ItemAmount",
+    "Taxable", "TaxRate", "Service Date",
+)
+QUICKBOOKS_CREDIT_NOTE_HEADER = (
+    "*CreditNoteNo", "*Customer", "*CreditNoteDate", "Location", "Memo",
     "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "*ItemAmount",
     "Taxable", "TaxRate", "Service Date",
 )
@@ -50,24 +61,34 @@ def _terms(document: InvoiceDocument) -> str:
 
 
 def _rows(document: InvoiceDocument, mapping: AccountingMapping) -> list[list[str]]:
+    """An invoice's rows, or a credit note's (its amounts positive, no due date or terms)."""
     fmt = mapping.strftime
     issue = document.issue_date
     due = document.due_date or issue
-    head = [
-        cell(document.number or ""), cell(document.bill_to_name),
-        issue.strftime(fmt) if issue else "", due.strftime(fmt) if due else "",
-        _terms(document), "", cell(_memo(document)),
-    ]
+    credit = document.kind == "credit_note"
+    head = [cell(document.number or ""), cell(document.bill_to_name), issue.strftime(fmt) if issue else ""]
+    if not credit:
+        head += [due.strftime(fmt) if due else "", _terms(document)]
+    head += ["", cell(_memo(document))]
     rows = []
     for line in accounting_lines(document):
         codes = mapping.resolve(line.kind, line.provider, line.model)
+        value = amount(-line.amount if credit else line.amount)
         rows.append([
-            *head, cell(codes.item_code), cell(line.description), "1", amount(line.amount), amount(line.amount),
+            *head, cell(codes.item_code), cell(line.description), "1", value, value,
             cell(codes.tax_type), "", _last_day(line.service_period).strftime(fmt),
         ])
     return rows
 
 
 def quickbooks_invoices_csv(documents: Iterable[InvoiceDocument], mapping: AccountingMapping) -> bytes:
-    """Issued documents (invoices and credit notes) as one QuickBooks import file; drafts are refused."""
-    return csv_bytes(QUICKBOOKS_HEADER, (row for doc in in_file_order(documents) for row in _rows(doc, mapping)))
+    """Issued invoices as one QuickBooks invoice import file (credit notes: ``quickbooks_credit_notes_csv``);
+    drafts are refused."""
+    chosen = [doc for doc in in_file_order(documents) if doc.kind == "invoice"]
+    return csv_bytes(QUICKBOOKS_HEADER, (row for doc in chosen for row in _rows(doc, mapping)))
+
+
+def quickbooks_credit_notes_csv(documents: Iterable[InvoiceDocument], mapping: AccountingMapping) -> bytes:
+    """Issued credit notes as one QuickBooks credit note import file, amounts positive."""
+    chosen = [doc for doc in in_file_order(documents) if doc.kind == "credit_note"]
+    return csv_bytes(QUICKBOOKS_CREDIT_NOTE_HEADER, (row for doc in chosen for row in _rows(doc, mapping)))

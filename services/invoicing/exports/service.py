@@ -35,9 +35,12 @@ from services.invoicing.exports.store import MappingStore
 from services.invoicing.ledger import Ledger, StoredDocument
 from services.invoicing.parties import AgencyProfile
 
-__all__ = ["AccountingExports", "ExportBasis", "ExportFile", "export_bytes"]
+__all__ = ["AccountingExports", "ExportBasis", "ExportFile", "FileKind", "export_bytes"]
 
 ExportBasis = Literal["issued", "service"]
+#: ``invoices``: Xero's file carries credit notes too (negative); QuickBooks' carries invoices only and
+#: ``credit_notes`` its credit notes (positive), as its imports take them.
+FileKind = Literal["invoices", "credit_notes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +50,23 @@ class ExportFile:
 
 
 def export_bytes(
-    system: AccountingSystem, stored: Sequence[StoredDocument], agency: AgencyProfile, mapping: AccountingMapping
+    system: AccountingSystem, kind: FileKind, stored: Sequence[StoredDocument], agency: AgencyProfile,
+    mapping: AccountingMapping,
 ) -> bytes:
     """The import file of ``stored`` (void ones left out), CPU only: the caller runs it off the event loop."""
     # Imported here: the document model pulls in WeasyPrint, seconds of start-up otherwise.
     from services.invoicing.exports.issued import document_of
-    from services.invoicing.exports.quickbooks import quickbooks_invoices_csv
+    from services.invoicing.exports.quickbooks import quickbooks_credit_notes_csv, quickbooks_invoices_csv
     from services.invoicing.exports.xero import xero_invoices_csv
 
-    documents = [document_of(d, agency) for d in stored if d.status != "void"]
-    write = xero_invoices_csv if system == "xero" else quickbooks_invoices_csv
+    if system == "xero":
+        write = xero_invoices_csv  # credit notes in the same file, negative
+        wanted = {"invoice", "credit_note"}
+    elif kind == "invoices":
+        write, wanted = quickbooks_invoices_csv, {"invoice"}
+    else:
+        write, wanted = quickbooks_credit_notes_csv, {"credit_note"}
+    documents = [document_of(d, agency) for d in stored if d.status != "void" and d.kind in wanted]
     return write(documents, mapping)
 
 
@@ -87,16 +97,18 @@ class AccountingExports:
         await self.mappings.save(system, mapping, at)
         return AccountingMappingOut(**_fields(mapping), system=system, source="api", updated_at=at)
 
-    async def invoices_file(self, system: AccountingSystem, period: Period, basis: ExportBasis) -> ExportFile:
-        """The month's issued invoices and credit notes as ``system``'s import file."""
+    async def export_file(
+        self, system: AccountingSystem, kind: FileKind, period: Period, basis: ExportBasis
+    ) -> ExportFile:
+        """The month's issued invoices (and, for Xero, credit notes) or QuickBooks credit notes as an import file."""
         if basis == "issued":
             found = self.ledger.issued_between(period.start, period.end)
         else:
             found = self.ledger.listing(period=str(period))
         stored, mapping = await asyncio.gather(found, self.mapping_in_use(system))
-        body = await asyncio.to_thread(export_bytes, system, stored, self.agency, mapping)
+        body = await asyncio.to_thread(export_bytes, system, kind, stored, self.agency, mapping)
         suffix = "" if basis == "issued" else "-service"
-        return ExportFile(filename=f"{system}-invoices-{period}{suffix}.csv", body=body)
+        return ExportFile(filename=f"{system}-{kind.replace('_', '-')}-{period}{suffix}.csv", body=body)
 
 
 def _fields(mapping: AccountingMapping) -> dict[str, object]:
