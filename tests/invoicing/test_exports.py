@@ -175,3 +175,32 @@ def test_text_a_spreadsheet_would_run_is_neutralised() -> None:
     assert rows[0]["*ContactName"] == "'=HYPERLINK(\"http://evil\")"
     assert rows[0]["EmailAddress"] == "'+1@example.com"
     assert rows[0]["*UnitAmount"] == "5.25"  # amounts are never quoted
+
+
+def test_the_export_routes_are_documented_for_accounting_tools() -> None:
+    from pydantic import SecretStr
+
+    from libs.common.settings import AuthSettings
+    from services.invoicing.app import create_app
+    from services.invoicing.settings import InvoicingSettings
+
+    spec = create_app(InvoicingSettings(auth=AuthSettings(api_keys=SecretStr("[]")))).openapi()
+    paths = spec["paths"]
+    assert "/v1/exports/{system}" not in paths  # the old route is gone
+    operations = {
+        ("get", "/v1/exports/{system}/invoices.csv"), ("get", "/v1/exports/quickbooks/credit_notes.csv"),
+        ("get", "/v1/exports/{system}/mapping"), ("put", "/v1/exports/{system}/mapping"),
+    }
+    for method, path in operations:
+        operation = paths[path][method]
+        assert operation["tags"] == ["exports"] and operation["summary"] and len(operation["description"]) > 100
+        assert {"401", "403", "422"} <= set(operation["responses"])
+    csv_content = paths["/v1/exports/{system}/invoices.csv"]["get"]["responses"]["200"]["content"]["text/csv"]
+    assert set(csv_content["examples"]) == {"xero", "quickbooks"}
+    assert csv_content["examples"]["xero"]["value"].startswith("*ContactName,EmailAddress,")
+    put = paths["/v1/exports/{system}/mapping"]["put"]
+    assert set(put["requestBody"]["content"]["application/json"]["examples"]) == {"xero", "quickbooks"}
+    assert "409" in put["responses"]  # Idempotency-Key reused with another body
+    # the examples are valid mappings
+    for example in put["requestBody"]["content"]["application/json"]["examples"].values():
+        AccountingMapping.model_validate(example["value"])
