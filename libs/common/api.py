@@ -6,15 +6,18 @@ field errors are ``{"field": "a.b", "message": "..."}``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from libs.common.auth import KeyRing, Principal
 from libs.common.errors import Conflict, InvalidInput, NotFound, TokenTallyError, Unavailable
@@ -42,15 +45,17 @@ class ErrorBody(BaseModel):
     """Every error answer: ``{"error": <code>, "detail": <message or field list>}``."""
 
     error: str = Field(examples=["invalid_request"])
-    detail: str | list[FieldProblem] | list[Any] = Field(examples=["missing 'Authorization: Bearer <key>' header"])
+    detail: str | list[FieldProblem] = Field(examples=["missing 'Authorization: Bearer <key>' header"])
 
 
 _ERROR_MEANINGS = {
+    400: "The request could not be read.",
     401: "No key, or an unknown key (`WWW-Authenticate: Bearer`).",
     403: "The key's scope does not allow this.",
     404: "Not found.",
     413: "The body is over the size limit.",
     415: "A content type (or encoding) this endpoint does not read.",
+    409: "The request contradicts the current state; `detail` says how.",
     422: "The request is invalid; `detail` names each field at fault.",
     503: "A dependency (Kafka, ClickHouse) is away: nothing was done, retry after `Retry-After` seconds.",
 }
@@ -59,6 +64,14 @@ _ERROR_MEANINGS = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error answers a route really gives, with their body."""
     return {code: {"model": ErrorBody, "description": _ERROR_MEANINGS[code]} for code in codes}
+
+
+_ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
+
+_UNREADABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 for a body it cannot decode at all (not UTF-8, a broken form): answered as 422 on ``body``."""
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -104,8 +117,86 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "unexpected error; it has been logged")
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http_error", exc.detail, getattr(exc, "headers", None))
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own answers (no such path, method not allowed) and FastAPI's: the same body
+        # as every other error, so a client parses one shape whatever went wrong.
+        if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+            return _error(422, "invalid_request", [{"field": "body", "message": "the body could not be read "
+                                                                              "(send UTF-8 JSON)"}])
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(app, request))}
+        return _error(exc.status_code, _ERROR_CODES.get(exc.status_code, "http_error"), exc.detail, headers)
+
+    document_error_responses(app)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+def document_error_responses(app: FastAPI) -> None:
+    """Declare in ``app``'s OpenAPI document the error answers every route really gives, with their body.
+
+    FastAPI documents only a 422 with its own ``HTTPValidationError`` body, which is never
+    sent (``install_error_handlers`` answers ``ErrorBody``). Each operation gets, besides
+    what its route declares: 401 and 403 when it takes a key (its ``security``), 404 when
+    its path has parameters (an unknown id), 422 when it reads parameters or a body, and 503
+    when it takes a key (every such route reads Kafka, ClickHouse or PostgreSQL); every error
+    answer's body is ``ErrorBody``.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        error_body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_body.pop("$defs", {}))
+        schemas["ErrorBody"] = error_body
+        for path, item in spec.get("paths", {}).items():
+            for operation in item.values():
+                _document_operation(path, operation)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in _json_text(spec["paths"]):
+                schemas.pop(unused, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def _document_operation(path: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    codes: set[int] = set()
+    if operation.get("security"):
+        codes |= {401, 403, 503}
+    if "{" in path:
+        codes.add(404)
+    if operation.get("parameters") or operation.get("requestBody") or "422" in responses:
+        codes.add(422)
+    for code in sorted(codes):
+        answer = responses.setdefault(str(code), {"description": _ERROR_MEANINGS[code]})
+        content = answer.setdefault("content", {}).setdefault("application/json", {})
+        schema = content.get("schema")
+        if schema is None or "HTTPValidationError" in _json_text(schema):
+            content["schema"] = _ERROR_REF
+            if code == 422:
+                answer["description"] = _ERROR_MEANINGS[422]
+
+
+def _json_text(value: object) -> str:
+    return json.dumps(value)
 
 
 def principal_dependency(get_keyring: Callable[[], KeyRing]) -> Callable[..., Principal]:

@@ -7,11 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-__all__ = ["Period", "parse_period"]
+__all__ = ["PERIOD_PATTERN", "Period", "parse_period"]
 
 _PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 # ClickHouse ``Date`` covers 1970-01-01 .. 2149-06-06; keep whole months inside it.
 _MIN_YEAR, _MAX_YEAR = 1970, 2148
+
+PERIOD_PATTERN = r"^(19[7-9][0-9]|20[0-9]{2}|21[0-3][0-9]|214[0-8])-(0[1-9]|1[0-2])$"
+"""Exactly the periods ``parse_period`` accepts (1970-01 .. 2148-12), for OpenAPI documents."""
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -109,7 +109,7 @@ class InvoiceDesk:
         if not period.is_closed(started):
             raise InvalidInput(
                 f"{period} has not ended: it can be issued from {period.end.isoformat()}",
-                detail=[{"loc": ["path", "period"], "msg": f"{period} has not ended yet", "type": "period_open"}])
+                detail=[{"field": "period", "message": f"{period} has not ended yet"}])
         if (existing := await self.ledger.live_invoice(client_id, str(period))) is not None:
             return existing
         await self.pipeline.wait_caught_up(started, self.settings.catch_up_timeout_seconds)

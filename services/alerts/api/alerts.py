@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from libs.common.api import ClientIdPath, CurrentPrincipal, require_client_read
 from libs.common.errors import InvalidInput
+from libs.common.periods import PERIOD_PATTERN
 from services.alerts.domain import Period
 from services.alerts.schemas import AlertDelivery
 from services.alerts.store import AlertStore
@@ -32,7 +33,7 @@ def _store(request: Request) -> AlertStore:
 async def list_alerts(
     client_id: Annotated[str, Depends(_readable_client_id)],
     store: Annotated[AlertStore, Depends(_store)],
-    period: Annotated[str | None, Query(description="Only this month, `YYYY-MM`.")] = None,
+    period: Annotated[str | None, Query(description="Only this month, `YYYY-MM`.", json_schema_extra={"pattern": PERIOD_PATTERN})] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertDelivery]:
     """Alerts decided for the client (admin, or that client's key): time, kind, threshold,

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from libs.common.api import CurrentPrincipal, require_admin
 from libs.common.errors import InvalidInput
+from libs.common.periods import PERIOD_PATTERN
 from services.alerts.domain import Period
 from services.alerts.store import AlertStore
 
@@ -28,7 +29,7 @@ def _store(request: Request) -> AlertStore:
 @router.get("/{period}/counts", response_model=list[AlertCount])
 async def sent_counts(
     caller: CurrentPrincipal,
-    period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`.")],
+    period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`.", json_schema_extra={"pattern": PERIOD_PATTERN})],
     store: Annotated[AlertStore, Depends(_store)],
 ) -> list[AlertCount]:
     """Every client with alerts in the month, and how many were sent (admin)."""

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from libs.common.api import ClientIdPath, CurrentPrincipal, require_admin, require_client_read
 from libs.common.auth import Principal
-from libs.common.periods import Period, parse_period
+from libs.common.periods import PERIOD_PATTERN, Period, parse_period
 from services.invoicing.exports.service import AccountingExports
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.profiles import Parties
@@ -54,7 +54,8 @@ def _parse_period(text: str) -> Period:
 
 
 def _period(
-    period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`."), AfterValidator(_parse_period)],
+    period: Annotated[str, Path(description="A calendar month in UTC, `YYYY-MM`.",
+                                         json_schema_extra={"pattern": PERIOD_PATTERN}), AfterValidator(_parse_period)],
 ) -> Period:
     """Validated like any parameter, so a bad period is reported with the other field errors."""
     return cast(Period, period)  # the validator above already turned the text into a Period

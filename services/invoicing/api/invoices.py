@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from libs.common.api import Forbidden
 from libs.common.errors import InvalidInput, NotFound
-from libs.common.periods import parse_period
+from libs.common.periods import PERIOD_PATTERN, parse_period
 from services.invoicing import service
 from services.invoicing.api.deps import (
     AdminCaller,
@@ -170,14 +170,13 @@ def _period_query(text: str | None) -> str | None:
     try:
         return str(parse_period(text))
     except ValueError as exc:
-        raise InvalidInput(str(exc), detail=[{"loc": ["query", "period"], "msg": str(exc),
-                                              "type": "period"}]) from exc
+        raise InvalidInput(str(exc), detail=[{"field": "period", "message": str(exc)}]) from exc
 
 
 @router.get("/v1/invoices", response_model=list[DocumentSummary])
 async def list_documents(
     _: AdminCaller, desk: Desk,
-    period: Annotated[str | None, Query(description="`YYYY-MM`")] = None,
+    period: Annotated[str | None, Query(description="`YYYY-MM`", json_schema_extra={"pattern": PERIOD_PATTERN})] = None,
     status: Annotated[Literal["issued", "paid", "void"] | None, Query()] = None,
     client_id: Annotated[str | None, Query()] = None,
     kind: Annotated[Literal["invoice", "credit_note"] | None, Query()] = None,
