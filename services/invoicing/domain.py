@@ -7,11 +7,12 @@ month and line key (``libs.common.schema.LINE_KEY``), summed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from libs.common.events import UNIT_BUCKETS
 
-__all__ = ["BUCKETS", "UsageTotals"]
+__all__ = ["BUCKETS", "ClientTerms", "LineCosts", "UsageTotals"]
 
 #: The disjoint token buckets: (label in descriptions, token field, price field). Descriptions
 #: and documents show only the buckets a line has tokens in, so the unit buckets (1-hour cache
@@ -71,3 +72,23 @@ class UsageTotals:
             + self.cache_audio_read_tokens + self.input_image_tokens + self.cache_image_read_tokens
             + self.output_image_tokens
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LineCosts:
+    """A client's month reduced to what its invoice total needs: events, and each line's exact cost."""
+
+    events: int
+    costs: list[Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTerms:
+    """The part of a client record a month's totals use (markup, budget), as it stood then."""
+
+    client_id: str
+    name: str
+    markup_percent: Decimal
+    monthly_budget: Decimal | None
+    budget_basis: str
+    created_at: datetime

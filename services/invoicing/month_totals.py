@@ -29,12 +29,12 @@ from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.amounts import trim
 from services.invoicing.ledger import BilledDocument
-from services.invoicing.schemas import Client, ClientMonthTotals, Invoice
+from services.invoicing.domain import ClientTerms, LineCosts
+from services.invoicing.schemas import ClientMonthTotals, Invoice
 
 __all__ = ["MonthTotals", "adjusted_months", "month_totals"]
 
 _ZERO = Decimal("0.00")
-LineCosts = Mapping[tuple[str, str], Sequence[tuple[int, Decimal]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +50,11 @@ def adjusted_months(period: Period, documents: Iterable[BilledDocument]) -> list
                    if d.kind == "invoice" and d.status != "void" and d.period < str(period)})
 
 
-def _rounded(lines: Sequence[tuple[int, Decimal]]) -> Decimal:
-    return sum((round_cents(cost) for _, cost in lines), _ZERO)
+def _rounded(lines: LineCosts | None) -> Decimal:
+    return sum((round_cents(cost) for cost in lines.costs), _ZERO) if lines is not None else _ZERO
 
 
-def _last_month_status(documents: Sequence[BilledDocument], record: Client | None, previous: Period,
+def _last_month_status(documents: Sequence[BilledDocument], record: ClientTerms | None, previous: Period,
                        now: datetime) -> str:
     statuses = {d.status for d in documents if d.kind == "invoice" and d.period == str(previous)}
     for status in ("paid", "issued", "void"):
@@ -69,8 +69,8 @@ def month_totals(
     *,
     period: Period,
     now: datetime,
-    lines: LineCosts,
-    clients: Iterable[Client],
+    lines: Mapping[tuple[str, str], LineCosts],
+    clients: Iterable[ClientTerms],
     documents: Iterable[BilledDocument],
     defaults: BillingDefaults,
     drafts: Mapping[str, Invoice] | None = None,
@@ -83,7 +83,8 @@ def month_totals(
     by_client: dict[str, list[BilledDocument]] = {}
     for document in documents:
         by_client.setdefault(document.client_id, []).append(document)
-    client_ids = ({cid for cid, m in lines if m == month} | {cid for cid, c in records.items() if c.created_at < period.end}
+    end = period.end
+    client_ids = ({cid for cid, m in lines if m == month} | {cid for cid, c in records.items() if c.created_at < end}
                   | {cid for cid, docs in by_client.items() if any(d.status != "void" for d in docs)})
     totals, needs_draft = [], []
     for client_id in sorted(client_ids):
@@ -91,8 +92,8 @@ def month_totals(
         record = records.get(client_id)
         live = [d for d in docs if d.kind == "invoice" and d.period == month and d.status != "void"]
         counted = [d for d in docs if d.status != "void"]
-        own = lines.get((client_id, month), ())
-        events = sum(e for e, _ in own)
+        own = lines.get((client_id, month))
+        events = own.events if own is not None else 0
         if live:
             invoice = live[0]
             base, markup_percent, markup = invoice.base_cost or _ZERO, invoice.markup_percent or _ZERO, invoice.markup
@@ -107,10 +108,10 @@ def month_totals(
             for earlier in sorted({d.period for d in counted if d.kind == "invoice" and d.period < month}
                                   if draft is None else ()):
                 billed = sum((d.billed_by_month.get(earlier, _ZERO) for d in counted), _ZERO)
-                change = _rounded(lines.get((client_id, earlier), ())) - billed
+                change = _rounded(lines.get((client_id, earlier))) - billed
                 if change >= 0:  # a negative change is a credit note, not a line of this draft
                     base += change
-            if record is None and not own and base == 0:
+            if record is None and own is None and base == 0:
                 continue  # no record, nothing to bill: the invoice would be a 404
             markup_percent = record.markup_percent if record is not None else defaults.default_markup_percent
             margin = markup_of(base, markup_percent)
@@ -120,5 +121,5 @@ def month_totals(
             margin=margin, billed=base + margin, invoice_status=status, invoice_number=number,  # type: ignore[arg-type]
             last_month_invoice_status=_last_month_status(docs, record, previous, now),  # type: ignore[arg-type]
             monthly_budget=record.monthly_budget if record is not None else None,
-            budget_basis=record.budget_basis if record is not None else "cost"))
+            budget_basis=record.budget_basis if record is not None else "cost"))  # type: ignore[arg-type]
     return MonthTotals(totals, needs_draft)

@@ -27,7 +27,7 @@ from libs.common.failures import describe
 from libs.common.periods import Period
 from libs.common.schema import LINE_KEY, TOKEN_COLUMNS
 from services.invoicing.amounts import trim
-from services.invoicing.domain import UsageTotals
+from services.invoicing.domain import ClientTerms, LineCosts, UsageTotals
 from services.invoicing.schemas import Client, DailyUsage, ModelInUse
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ __all__ = [
     "client_usage_query",
     "clients_query",
     "daily_usage_query",
+    "client_terms_query",
     "line_costs_query",
     "period_usage_query",
 ]
@@ -80,12 +81,31 @@ def period_usage_query(period: Period) -> Query:
 
 
 def line_costs_query(months: Sequence[Period]) -> Query:
-    """Every client's invoice lines of some months, reduced to their events and exact cost (one scan)."""
+    """Every client's invoice lines of some months, one row per client and month: the events and
+    each line's exact cost (rounded by the caller, as invoices round each line)."""
     return Query(
-        "SELECT client_id, month, sum(events) AS sum_events, sum(cost_usd) AS sum_cost_usd"
+        "SELECT client_id, formatDateTime(month, '%Y-%m') AS period, sum(line_events) AS sum_events,"
+        " groupArray(line_cost) AS line_costs FROM ("
+        " SELECT client_id, month, sum(events) AS line_events, sum(cost_usd) AS line_cost"
         " FROM usage_totals_monthly WHERE month IN {months:Array(Date)}"
-        f" GROUP BY client_id, month, {_KEY}",
+        f" GROUP BY client_id, month, {_KEY})"
+        " GROUP BY client_id, month",
         {"months": [m.first_day for m in months]},
+    )
+
+
+TERMS_COLUMNS = ("client_id", "name", "markup_percent", "monthly_budget", "budget_basis", "created_at")
+
+
+def client_terms_query(at: datetime) -> Query:
+    """Each client's terms as they stood at ``at`` (``then`` = 1: the latest version written before
+    it) and as they are now (``then`` = 0), in one round trip."""
+    columns = ", ".join(TERMS_COLUMNS)
+    return Query(
+        f"SELECT 1 AS then, {columns} FROM (SELECT {columns} FROM client_history"
+        " WHERE updated_at < {at:DateTime64(6, 'UTC')} ORDER BY client_id, updated_at DESC LIMIT 1 BY client_id)"
+        f" UNION ALL SELECT 0 AS then, {columns} FROM clients FINAL",
+        {"at": at},
     )
 
 
@@ -187,15 +207,25 @@ class InvoicingRepository:
             by_client.setdefault(row["client_id"], []).append(_usage(row))
         return by_client
 
-    async def line_costs(self, months: Sequence[Period]) -> dict[tuple[str, str], list[tuple[int, Decimal]]]:
-        """Per (client, ``YYYY-MM``): each invoice line's events and exact cost."""
-        lines: dict[tuple[str, str], list[tuple[int, Decimal]]] = {}
+    async def _tuples(self, query: Query) -> Sequence[Sequence[Any]]:
+        async with _clickhouse_errors():
+            result = await self._client.query(query.sql, parameters=query.parameters)
+        return result.result_rows  # type: ignore[no-any-return]
+
+    async def line_costs(self, months: Sequence[Period]) -> dict[tuple[str, str], LineCosts]:
+        """Per (client, ``YYYY-MM``): the events and each invoice line's exact cost."""
         if not months:
-            return lines
-        for row in await self._rows(line_costs_query(months)):
-            key = (row["client_id"], f"{row['month']:%Y-%m}")
-            lines.setdefault(key, []).append((int(row["sum_events"]), row["sum_cost_usd"]))
-        return lines
+            return {}
+        return {(client_id, period): LineCosts(int(events), list(costs))
+                for client_id, period, events, costs in await self._tuples(line_costs_query(months))}
+
+    async def client_terms_as_of(self, at: datetime) -> list[ClientTerms]:
+        """What ``list_clients_as_of`` gives, only the billing terms, without building records."""
+        rows = sorted(await self._tuples(client_terms_query(at)), key=lambda row: row[0])  # now, then: then wins
+        terms = {row[1]: row[1:] for row in rows}
+        return [ClientTerms(client_id=client_id, name=name, markup_percent=trim(markup), monthly_budget=budget,
+                            budget_basis="billed" if basis == "billed" else "cost", created_at=created)
+                for client_id, name, markup, budget, basis, created in terms.values()]
 
     async def daily_usage(self, client_id: str, period: Period) -> list[DailyUsage]:
         return [
