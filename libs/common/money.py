@@ -23,7 +23,7 @@ CENT = Decimal("0.01")
 TOKENS_PER_MILLION = Decimal(1_000_000)
 
 __all__ = ["AMOUNT_SCALE", "CENT", "PRICE_SCALE", "TOKENS_PER_MILLION", "DecimalStr", "PricePerMTok", "markup_of",
-           "round_cents", "token_cost"]
+           "round_cents", "tax_of", "token_cost"]
 # PRICE_SCALE: per-million-token prices, in Python and in ClickHouse (Decimal(38, 12)).
 # AMOUNT_SCALE: exact per-event amounts (price scale + 6 digits from the per-million division).
 
@@ -56,6 +56,10 @@ def markup_of(base: Decimal, markup_percent: Decimal) -> Decimal:
 
 
 def tax_of(taxable: Decimal, tax_percent: Decimal) -> Decimal:
-    """Tax on the amount after markup (``base_cost + markup``), rounded half-up to cents."""
+    """Tax on the amount after markup (``base_cost + markup``), rounded half-up to cents.
+
+    Half-up: a half cent goes up ($10.25 at 10% = $1.025 → $1.03), away from zero for a
+    negative amount (a credit of -$10.25 at 10% carries -$1.03 of tax).
+    """
     with localcontext(_EXACT):
         return round_cents(taxable * tax_percent / Decimal(100))

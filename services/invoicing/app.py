@@ -40,7 +40,7 @@ def desk_of(app: FastAPI) -> InvoiceDesk:
     """The invoice service over the app's connections (per request, and for the auto-issuer)."""
     state = app.state
     return InvoiceDesk(InvoicingRepository(state.clickhouse), Ledger(state.postgres), state.settings,
-                       state.pipeline, state.clock)
+                       state.pipeline, state.clock, parties_of(app))
 
 
 def parties_of(app: FastAPI) -> Parties:

@@ -1,7 +1,8 @@
 """An invoice as CSV, for spreadsheets and accounting imports.
 
 The first column says what a row is: ``line`` rows carry the invoice lines, then one
-row each for ``base_cost``, ``markup`` and ``total`` with only their amount filled.
+row each for ``base_cost``, ``markup``, ``tax`` (only when the invoice has a tax rate) and
+``total`` with only their amount filled.
 Text that came from callers (model names, price ids) is neutralised when a spreadsheet
 would read it as a formula.
 """
@@ -66,6 +67,9 @@ def invoice_csv(invoice: Invoice) -> str:
     writer.writerows(_line_row(line) for line in invoice.lines)
     writer.writerow(_total_row("base_cost", "Base cost", plain(invoice.base_cost)))
     writer.writerow(_total_row("markup", f"Markup ({plain(invoice.markup_percent)}%)", plain(invoice.markup)))
+    if invoice.tax_percent is not None:
+        label = _text(invoice.tax_label or "Tax")
+        writer.writerow(_total_row("tax", f"{label} ({plain(invoice.tax_percent)}%)", plain(invoice.tax)))
     writer.writerow(_total_row("total", f"Total ({invoice.currency})", plain(invoice.total)))
     return out.getvalue()
 

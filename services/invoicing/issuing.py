@@ -9,6 +9,12 @@
   month, numbered in its own series in the same transaction.
 - ``paid`` and ``void`` only move the lifecycle columns; a void invoice keeps its number
   and the month can be issued again, under the next number.
+
+Parties and tax: a draft is to the client's billing details as they are now, with its
+tax rate now, from the agency profile now. Issuing freezes all three: the billing details
+and tax are in the stored JSON (and so the CSV and PDF), the agency profile in a snapshot
+the document points at; the profile's prefix and payment terms number and date it. A later
+``PUT /v1/agency`` or ``PUT .../billing`` changes drafts only.
 """
 
 from __future__ import annotations
@@ -20,18 +26,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from libs.common.errors import Conflict, InvalidInput, NotFound
-from libs.common.money import markup_of
+from libs.common.money import markup_of, tax_of
 from libs.common.periods import Period
 from services.invoicing import service
 from services.invoicing.adjustments import adjustment_lines, billed_lines_by_month, net_of_billed
 from services.invoicing.catchup import Pipeline
 from services.invoicing.csv_export import invoice_csv
 from services.invoicing.ledger import Ledger, NewDocument, StoredDocument
+from services.invoicing.parties import AgencyProfile
+from services.invoicing.profiles import Parties, settings_agency
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.schemas import Invoice, InvoiceLine
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["Clock", "InvoiceDesk", "Pending", "document_invoice"]
+__all__ = ["Clock", "InvoiceDesk", "Pending", "document_invoice", "issued_agency"]
 
 Clock = Callable[[], datetime]
 _ZERO = Decimal("0.00")
@@ -45,6 +53,14 @@ class Pending:
     credits: dict[str, list[InvoiceLine]]
 
 
+def issued_agency(document: StoredDocument, snapshots: dict[int, AgencyProfile],
+                  settings: InvoicingSettings) -> AgencyProfile:
+    """The profile ``document`` was issued under; the settings' for one issued before profiles existed."""
+    if document.agency_snapshot is None:
+        return settings_agency(settings)
+    return snapshots[document.agency_snapshot]
+
+
 def document_invoice(document: StoredDocument) -> Invoice:
     """The frozen invoice with its current lifecycle (status, paid, void) laid over it."""
     frozen = Invoice.model_validate_json(document.body_json)
@@ -56,12 +72,25 @@ class InvoiceDesk:
     """Everything the invoice endpoints and the auto-issuer do, over ClickHouse and PostgreSQL."""
 
     def __init__(self, usage: InvoicingRepository, ledger: Ledger, settings: InvoicingSettings,
-                 pipeline: Pipeline, clock: Clock) -> None:
+                 pipeline: Pipeline, clock: Clock, parties: Parties) -> None:
         self.usage = usage
         self.ledger = ledger
         self.settings = settings
         self.pipeline = pipeline
         self.clock = clock
+        self.parties = parties
+
+    async def agency_of(self, document: StoredDocument | None) -> AgencyProfile:
+        """Who a document is from: an issued one's frozen profile; a draft's (None) the profile now."""
+        if document is None:
+            return await self.parties.agency_profile()
+        return (await self.agencies_of([document]))[document.number]
+
+    async def agencies_of(self, documents: list[StoredDocument]) -> dict[str, AgencyProfile]:
+        """Each issued document's frozen agency profile, by number (one query for them all)."""
+        snapshots = await self.parties.store.snapshots(
+            d.agency_snapshot for d in documents if d.agency_snapshot is not None)
+        return {d.number: issued_agency(d, snapshots, self.settings) for d in documents}
 
     async def adjustments(
         self, client_id: str, period: Period, documents: list[StoredDocument], billed: dict[str, list[InvoiceLine]]
@@ -82,10 +111,11 @@ class InvoiceDesk:
         a credit note, when this month's own invoice was voided) is netted out, so a
         replacement never bills it twice.
         """
-        usage, client, documents = await asyncio.gather(
+        usage, client, documents, billing = await asyncio.gather(
             self.usage.client_usage(client_id, period),
             self.usage.get_client_as_of(client_id, min(now, period.end)),
-            self.ledger.billed_documents(client_id))
+            self.ledger.billed_documents(client_id),
+            self.parties.billing(client_id))
         billed = billed_lines_by_month(Invoice.model_validate_json(d.body_json) for d in documents)
         if billed.get(str(period)):
             usage = net_of_billed(usage, billed[str(period)])
@@ -93,7 +123,8 @@ class InvoiceDesk:
         owed = [line for lines in changes.values() if sum(l.amount for l in lines) >= 0 for line in lines]
         credits = {m: lines for m, lines in changes.items() if sum(l.amount for l in lines) < 0}
         invoice = service.build_invoice(client_id=client_id, period=period, usage=usage, client=client,
-                                        defaults=self.settings.billing, now=now, adjustments=owed)
+                                        defaults=self.settings.billing, now=now, adjustments=owed,
+                                        billing=billing)
         return Pending(invoice, credits)
 
     async def current(self, client_id: str, period: Period) -> tuple[Invoice, StoredDocument | None]:
@@ -114,14 +145,16 @@ class InvoiceDesk:
             return existing
         await self.pipeline.wait_caught_up(started, self.settings.catch_up_timeout_seconds)
         cutoff = self.clock()
-        pending = await self.pending(client_id, period, cutoff)
+        pending, agency = await asyncio.gather(self.pending(client_id, period, cutoff),
+                                               self.parties.agency_profile())
         voided = [d for d in await self.ledger.listing(period=str(period), client_id=client_id, kind="invoice")
                   if d.status == "void"]
-        due = cutoff.date() + timedelta(days=self.settings.payment_terms_days)
-        documents = [self._invoice_document(pending.invoice, cutoff, due, voided[-1].number if voided else None)]
+        due = cutoff.date() + timedelta(days=agency.payment_terms_days)
+        documents = [self._invoice_document(pending.invoice, cutoff, due, voided[-1].number if voided else None,
+                                            agency)]
         billed = {d.period: d for d in await self.ledger.billed_documents(client_id) if d.kind == "invoice"}
         for month, lines in sorted(pending.credits.items()):
-            documents.append(self._credit_note(pending.invoice, billed[month], lines, cutoff, due))
+            documents.append(self._credit_note(pending.invoice, billed[month], lines, cutoff, due, agency))
         stored = await self.ledger.store(documents)
         if stored is None:  # issued meanwhile by another instance: that one is the invoice
             existing = await self.ledger.live_invoice(client_id, str(period))
@@ -131,36 +164,39 @@ class InvoiceDesk:
         return stored[0]
 
     def _invoice_document(self, invoice: Invoice, cutoff: datetime, due: date,
-                          replaces: str | None) -> NewDocument:
+                          replaces: str | None, agency: AgencyProfile) -> NewDocument:
         def render(number: str) -> tuple[str, str, Decimal]:
             frozen = invoice.model_copy(update={
                 "status": "issued", "number": number, "issued_at": cutoff, "due_date": due,
                 "usage_cutoff": cutoff, "generated_at": cutoff, "replaces_number": replaces})
             return frozen.model_dump_json(), invoice_csv(frozen), frozen.total
 
-        return NewDocument(kind="invoice", series="invoice", prefix=self.settings.invoice_prefix,
+        return NewDocument(kind="invoice", series="invoice", prefix=agency.invoice_prefix,
                            first_number=self.settings.invoice_first_number, client_id=invoice.client_id,
                            period=invoice.period, issued_at=cutoff, due_date=due, usage_cutoff=cutoff,
-                           render=render, replaces_number=replaces)
+                           render=render, replaces_number=replaces, agency=agency)
 
     def _credit_note(self, draft: Invoice, original: StoredDocument, lines: list[InvoiceLine],
-                     cutoff: datetime, due: date) -> NewDocument:
+                     cutoff: datetime, due: date, agency: AgencyProfile) -> NewDocument:
+        """Credited at the markup and tax rate the month was billed with; to the client's billing details now."""
         credited = Invoice.model_validate_json(original.body_json)
         base = sum((line.amount for line in lines), _ZERO)
-        markup = markup_of(base, credited.markup_percent)  # credited at the markup it was billed with
+        markup = markup_of(base, credited.markup_percent)
+        tax = tax_of(base + markup, credited.tax_percent) if credited.tax_percent is not None else _ZERO
 
         def render(number: str) -> tuple[str, str, Decimal]:
             note = credited.model_copy(update={
                 "kind": "credit_note", "status": "issued", "number": number, "lines": lines,
-                "base_cost": base, "markup": markup, "total": base + markup, "issued_at": cutoff,
+                "base_cost": base, "markup": markup, "tax": tax, "total": base + markup + tax, "issued_at": cutoff,
                 "due_date": due, "usage_cutoff": cutoff, "generated_at": cutoff,
-                "credits_number": original.number, "replaces_number": None, "name": draft.name})
+                "credits_number": original.number, "replaces_number": None, "name": draft.name,
+                "bill_to": draft.bill_to})
             return note.model_dump_json(), invoice_csv(note), note.total
 
         return NewDocument(kind="credit_note", series="credit_note", prefix=self.settings.credit_note_prefix,
                            first_number=self.settings.credit_note_first_number, client_id=original.client_id,
                            period=original.period, issued_at=cutoff, due_date=due, usage_cutoff=cutoff,
-                           render=render, credits_number=original.number)
+                           render=render, credits_number=original.number, agency=agency)
 
     async def mark_paid(self, number: str) -> StoredDocument:
         return await self.ledger.set_status(number, "paid", self.clock())

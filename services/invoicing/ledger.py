@@ -1,7 +1,8 @@
 """PostgreSQL reads and writes of issued documents (invoices and credit notes) and client options.
 
-A stored document is final: ``body_json`` and ``body_csv`` are written once, in the
-transaction that takes its number, and never updated. Only its lifecycle columns move
+A stored document is final: ``body_json`` and ``body_csv`` (which carry the client's billing
+details and tax as they were) and ``agency_snapshot`` (the agency profile as it was) are written
+once, in the transaction that takes its number, and never updated. Only its lifecycle columns move
 (``issued`` → ``paid`` or ``void``). Each of these changes writes its event to the outbox
 (``events``) in the same transaction.
 """
@@ -18,12 +19,14 @@ import asyncpg
 from libs.common.errors import Conflict, NotFound, Unavailable
 from services.invoicing import events
 from services.invoicing.numbering import format_number, take_number
+from services.invoicing.parties import AgencyProfile
+from services.invoicing.party_store import save_snapshot
 
 __all__ = ["BilledDocument", "ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
 
 _COLUMNS = (
     "kind, number, client_id, period, status, issued_at, due_date, usage_cutoff, total, credits_number,"
-    " replaces_number, body_json, body_csv, paid_at, voided_at, void_reason"
+    " replaces_number, body_json, body_csv, paid_at, voided_at, void_reason, agency_snapshot"
 )
 
 
@@ -45,6 +48,9 @@ class StoredDocument:
     paid_at: datetime | None
     voided_at: datetime | None
     void_reason: str | None
+    agency_snapshot: int | None = None
+    """The agency profile the document was issued under (``agency_snapshots``); None for documents
+    issued before profiles existed, which render with the settings' profile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,8 @@ class NewDocument:
     render: Callable[[str], tuple[str, str, Decimal]]
     credits_number: str | None = None
     replaces_number: str | None = None
+    agency: AgencyProfile | None = None
+    """Who the document is from, as now: snapshotted in the transaction that stores the document."""
 
 
 def _document(row: asyncpg.Record) -> StoredDocument:
@@ -196,15 +204,17 @@ class Ledger:
                 sequence = await take_number(connection, new.series, new.first_number)
                 number = format_number(new.prefix, new.issued_at.year, sequence)
                 body_json, body_csv, total = new.render(number)
+                snapshot = await save_snapshot(connection, new.agency) if new.agency is not None else None
                 try:
                     row = await connection.fetchrow(
                         "INSERT INTO documents (kind, series, sequence, number, client_id, period, status, issued_at,"
-                        " due_date, usage_cutoff, total, credits_number, replaces_number, body_json, body_csv)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, 'issued', $7, $8, $9, $10, $11, $12, $13, $14)"
+                        " due_date, usage_cutoff, total, credits_number, replaces_number, body_json, body_csv,"
+                        " agency_snapshot)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, 'issued', $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                         f" RETURNING {_COLUMNS}",
                         new.kind, new.series, sequence, number, new.client_id, new.period, new.issued_at,
                         new.due_date, new.usage_cutoff, total, new.credits_number, new.replaces_number,
-                        body_json, body_csv)
+                        body_json, body_csv, snapshot)
                 except asyncpg.UniqueViolationError:
                     return None  # the transaction rolls back: the number goes back to the series
                 document = _document(row)

@@ -20,6 +20,7 @@ __all__ = [
     "AgencyProfile",
     "AgencyProfileOut",
     "AgencyProfileUpdate",
+    "BillTo",
     "BillingDetails",
     "ClientBilling",
     "TaxPercent",
@@ -104,8 +105,8 @@ class AgencyProfile(BaseModel):
     """How numbers, money and dates are written on documents (Babel locale)."""
 
 
-class BillingDetails(BaseModel):
-    """Where and to whom a client's invoices go; empty parts are left off the document."""
+class BillTo(BaseModel):
+    """Where and to whom an invoice goes: what an invoice carries (frozen with it at issue)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,6 +116,12 @@ class BillingDetails(BaseModel):
     tax_id: Text = ""
     po_number: Text = ""
     email: Text = ""
+
+
+class BillingDetails(BillTo):
+    """Where and to whom a client's invoices go, and what its tax line is called; empty parts are
+    left off the document."""
+
     tax_label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = "Tax"
     """How the tax line is named on the invoice: "VAT", "Sales tax", "GST"."""
 
@@ -146,3 +153,7 @@ class ClientBilling(BillingDetails):
     @property
     def details(self) -> BillingDetails:
         return BillingDetails.model_validate(self.model_dump(exclude={"tax_percent"}))
+
+    @property
+    def bill_to(self) -> BillTo:
+        return BillTo.model_validate(self.model_dump(exclude={"tax_percent", "tax_label"}))

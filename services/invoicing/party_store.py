@@ -57,6 +57,11 @@ class PartyStore:
                                         client_id)
         return _billing(row) if row else None
 
+    async def all_billing(self) -> dict[str, ClientBilling]:
+        """Every client with billing details: its details and tax rate."""
+        rows = await self._pool.fetch("SELECT client_id, details, tax_percent FROM client_billing")
+        return {row["client_id"]: _billing(row) for row in rows}
+
     async def tax_percents(self) -> dict[str, Decimal]:
         """Every client with a tax rate: its rate."""
         rows = await self._pool.fetch("SELECT client_id, tax_percent FROM client_billing WHERE tax_percent IS NOT NULL")

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from services.invoicing.amounts import plain
+from services.invoicing.parties import BillTo
 
 __all__ = [
     "Client",
@@ -188,7 +189,17 @@ class Invoice(BaseModel):
     base_cost: DecimalText
     markup_percent: DecimalText
     markup: DecimalText
+    tax_percent: DecimalText | None = None
+    """The client's tax rate (VAT, sales tax) in percent; None: no tax line (``tax`` is 0)."""
+    tax_label: str | None = None
+    """How the tax line is named ("VAT", "Sales tax"); None without a rate."""
+    tax: DecimalText = Decimal("0.00")
+    """``(base_cost + markup) × tax_percent / 100``, rounded half-up to cents."""
     total: DecimalText
+    """``base_cost + markup + tax``."""
+    bill_to: BillTo = Field(default_factory=BillTo)
+    """Who the invoice is to (billing name, address, tax id, PO number, email): the client's
+    billing details now on a draft, as they were at issue on an issued invoice."""
     generated_at: datetime
     """When the numbers were taken: now for a draft, the usage cutoff for an issued invoice."""
     kind: Literal["invoice", "credit_note"] = "invoice"
@@ -249,7 +260,9 @@ class InvoiceSummary(BaseModel):
     base_cost: DecimalText
     markup_percent: DecimalText
     markup: DecimalText
+    tax: DecimalText = Decimal("0.00")
     total: DecimalText
+    """``base_cost + markup + tax``, as on the invoice."""
     events: int
 
 

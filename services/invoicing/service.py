@@ -3,6 +3,12 @@
 Rounding follows ``libs.common.money``: each line is its exact amount rounded half-up to
 cents, ``base_cost`` is the sum of the rounded lines (so the lines on paper add up to
 it), ``markup`` is rounded once on that base, and ``total = base_cost + markup``.
+
+A client with a tax rate gets a tax line after the markup: ``tax = (base_cost + markup)
+× tax_percent / 100``, rounded once, half-up to cents (a half cent goes up: $10.25 at 10%
+is $1.025, billed $1.03; a negative amount rounds away from zero, so a credit's tax mirrors
+its invoice's), and ``total = base_cost + markup + tax``. Without a rate there is no tax
+line and the total is unchanged.
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ from decimal import Decimal
 
 from libs.common.errors import NotFound
 from libs.common.events import UNIT_BUCKETS
-from libs.common.money import CENT, markup_of, round_cents
+from libs.common.money import CENT, markup_of, round_cents, tax_of
 from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.amounts import trim, usd
 from services.invoicing.domain import BUCKETS, UsageTotals
+from services.invoicing.parties import BillTo, ClientBilling
 from services.invoicing.schemas import (
     Client,
     ClientUpdate,
@@ -84,6 +91,7 @@ def build_invoice(
     defaults: BillingDefaults,
     now: datetime,
     adjustments: Sequence[InvoiceLine] = (),
+    billing: ClientBilling | None = None,
 ) -> Invoice:
     """The draft invoice of ``client_id`` for ``period``.
 
@@ -91,7 +99,8 @@ def build_invoice(
     record, whose markup applies, or None to bill at the default markup. With neither
     usage nor record there is nothing to bill and no such client: ``NotFound``.
     ``adjustments`` (changes to months already issued) follow the usage lines; the
-    markup applies to them as to any line.
+    markup applies to them as to any line. ``billing`` (the client's billing details and tax
+    rate) names who the invoice is to, and adds the tax line when it has a rate.
     """
     lines = [_line(u) for u in usage]
     if client is None and not lines and not adjustments:
@@ -101,6 +110,8 @@ def build_invoice(
     markup_percent = client.markup_percent if client is not None else defaults.default_markup_percent
     base_cost = sum((line.amount for line in lines), _ZERO)
     markup = markup_of(base_cost, markup_percent)
+    tax_percent = trim(billing.tax_percent) if billing is not None and billing.tax_percent is not None else None
+    tax = tax_of(base_cost + markup, tax_percent) if tax_percent is not None else _ZERO
     return Invoice(
         client_id=client_id,
         name=client.name if client is not None else None,
@@ -113,7 +124,11 @@ def build_invoice(
         base_cost=base_cost,
         markup_percent=trim(markup_percent),
         markup=markup,
-        total=base_cost + markup,
+        tax_percent=tax_percent,
+        tax_label=billing.tax_label if billing is not None and tax_percent is not None else None,
+        tax=tax,
+        total=base_cost + markup + tax,
+        bill_to=billing.bill_to if billing is not None else BillTo(),
         generated_at=now,
     )
 
@@ -125,11 +140,13 @@ def build_summaries(
     clients: Iterable[Client],
     defaults: BillingDefaults,
     now: datetime,
+    billing: Mapping[str, ClientBilling] | None = None,
 ) -> list[InvoiceSummary]:
     """Every client's totals for ``period``, each from ``build_invoice`` so they match to the cent.
 
     A client appears when it has usage in the period, or a record created before the
-    period ended (a client added in June has no March invoice to show).
+    period ended (a client added in June has no March invoice to show). ``billing``: the
+    clients with billing details (their tax rate adds tax to their total).
     """
     records = {c.client_id: c for c in clients}
     client_ids = set(usage_by_client) | {cid for cid, c in records.items() if c.created_at < period.end}
@@ -138,7 +155,7 @@ def build_summaries(
         usage = usage_by_client.get(client_id, ())
         invoice = build_invoice(
             client_id=client_id, period=period, usage=usage, client=records.get(client_id),
-            defaults=defaults, now=now,
+            defaults=defaults, now=now, billing=(billing or {}).get(client_id),
         )
         summaries.append(
             InvoiceSummary(
@@ -147,6 +164,7 @@ def build_summaries(
                 base_cost=invoice.base_cost,
                 markup_percent=invoice.markup_percent,
                 markup=invoice.markup,
+                tax=invoice.tax,
                 total=invoice.total,
                 events=sum(line.events for line in invoice.lines),
             )

@@ -224,9 +224,9 @@ async def test_listing_of_a_period(api: httpx.AsyncClient, settings: InvoicingSe
     assert response.status_code == 200, response.text
     assert response.json() == [
         {"client_id": "acme", "name": None, "base_cost": "8.48", "markup_percent": "25", "markup": "2.12",
-         "total": "10.60", "events": 5},
+         "tax": "0.00", "total": "10.60", "events": 5},
         {"client_id": "beta", "name": "Beta", "base_cost": "0.01", "markup_percent": "0", "markup": "0.00",
-         "total": "0.01", "events": 1},
+         "tax": "0.00", "total": "0.01", "events": 1},
     ]  # idle was created today, after March ended: it had no March invoice
     now = datetime.now(UTC)
     current = (await api.get(f"/v1/invoices/{now:%Y-%m}", headers=auth(ADMIN))).json()

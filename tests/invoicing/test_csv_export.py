@@ -10,6 +10,7 @@ from decimal import Decimal
 from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.csv_export import HEADER, invoice_csv, invoice_filename
+from services.invoicing.parties import ClientBilling
 from services.invoicing.service import build_invoice
 from tests.invoicing.factories import usage, worked_example
 
@@ -47,3 +48,17 @@ def test_formula_like_text_is_neutralised() -> None:
 
     assert parsed[0]["provider"] == "'=cmd"
     assert parsed[0]["model"] == "'@SUM(A1)"
+
+
+def test_a_taxed_invoice_has_a_tax_row_before_the_total() -> None:
+    invoice = build_invoice(
+        client_id="acme", period=Period(2026, 3), usage=worked_example(), client=None, defaults=DEFAULTS,
+        now=datetime(2026, 4, 2, tzinfo=UTC), billing=ClientBilling(tax_label="VAT", tax_percent=Decimal("20")),
+    )
+    parsed = list(csv.DictReader(io.StringIO(invoice_csv(invoice))))
+    assert [(r["type"], r["description"], r["amount"]) for r in parsed[3:]] == [
+        ("base_cost", "Base cost", "8.48"),
+        ("markup", "Markup (25%)", "2.12"),
+        ("tax", "VAT (20%)", "2.12"),
+        ("total", "Total (USD)", "12.72"),
+    ]

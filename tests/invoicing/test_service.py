@@ -10,6 +10,7 @@ import pytest
 from libs.common.errors import NotFound
 from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
+from services.invoicing.parties import ClientBilling
 from services.invoicing.schemas import Client, ClientUpdate, Invoice
 from services.invoicing.service import (
     build_invoice,
@@ -239,9 +240,9 @@ def test_summaries_match_the_single_invoices() -> None:
 
     assert [s.model_dump(mode="json") for s in summaries] == [
         {"client_id": "acme", "name": None, "base_cost": "8.48", "markup_percent": "25", "markup": "2.12",
-         "total": "10.60", "events": 15},
+         "tax": "0.00", "total": "10.60", "events": 15},
         {"client_id": "beta", "name": "Acme Corp", "base_cost": "0.02", "markup_percent": "10", "markup": "0.00",
-         "total": "0.02", "events": 2},
+         "tax": "0.00", "total": "0.02", "events": 2},
     ]
     assert build_summaries(
         period=Period(2026, 6), usage_by_client={}, clients=[march_client, june_client],
@@ -308,3 +309,54 @@ def test_unit_buckets_show_only_on_lines_that_used_them_and_carry_into_documents
     assert (adjustment.cache_write_1h_tokens, adjustment.input_tokens, adjustment.amount) == (
         300_000, 0, Decimal("3.00"))
     assert adjustment.description.endswith("300,000 tokens @ $10.00/1M = $3.00")
+
+
+def taxed(lines: list, tax_percent: str | None, *, markup: str = "25") -> Invoice:
+    billing = ClientBilling(billing_name="Acme Corporation Ltd", po_number="PO-4471", tax_label="VAT",
+                            tax_percent=Decimal(tax_percent) if tax_percent is not None else None)
+    return build_invoice(client_id="acme", period=MARCH, usage=lines, client=client(markup), defaults=DEFAULTS,
+                         now=DURING_MARCH, billing=billing)
+
+
+def test_a_tax_rate_adds_a_tax_line_after_the_markup() -> None:
+    result = taxed(worked_example(), "20")
+
+    # (8.48 + 2.12) × 20% = 2.12; the total includes it.
+    assert (result.base_cost, result.markup, result.tax_percent, result.tax_label, result.tax, result.total) == (
+        Decimal("8.48"), Decimal("2.12"), Decimal("20"), "VAT", Decimal("2.12"), Decimal("12.72"))
+    assert (result.bill_to.billing_name, result.bill_to.po_number) == ("Acme Corporation Ltd", "PO-4471")
+    dumped = result.model_dump(mode="json")
+    assert (dumped["tax_percent"], dumped["tax_label"], dumped["tax"], dumped["total"]) == ("20", "VAT", "2.12", "12.72")
+
+
+def test_tax_rounds_half_up_to_cents_once_on_base_plus_markup() -> None:
+    # base 8.20 + markup 2.05 = 10.25; 10% of it is 1.025, exactly half a cent: billed 1.03.
+    half = taxed([usage(input_tokens=1_000_000, input_per_mtok="8.20")], "10")
+    assert (half.base_cost, half.markup, half.tax, half.total) == (
+        Decimal("8.20"), Decimal("2.05"), Decimal("1.03"), Decimal("11.28"))
+    # Just below half a cent goes down: 10.60 × 8.875% = 0.94075 → 0.94.
+    below = taxed(worked_example(), "8.875")
+    assert (below.tax, below.total) == (Decimal("0.94"), Decimal("11.54"))
+    # Rounded once on the sum, never per line: 3 lines × 0.5 cent of tax would be 3 cents rounded apiece.
+    lines = [usage("openai", m, input_tokens=10_000, input_per_mtok="0.50") for m in ("a", "b", "c")]  # 0.01 each
+    tiny = taxed(lines, "50", markup="0")
+    assert (tiny.base_cost, tiny.tax, tiny.total) == (Decimal("0.03"), Decimal("0.02"), Decimal("0.05"))  # 0.015 → 0.02
+
+
+def test_without_a_rate_there_is_no_tax_and_the_total_is_unchanged() -> None:
+    for result in (taxed(worked_example(), None), invoice(worked_example())):
+        assert (result.tax_percent, result.tax_label, result.tax, result.total) == (
+            None, None, Decimal("0.00"), Decimal("10.60"))
+    # A rate of 0 is a rate: the line shows, at 0.
+    zero = taxed(worked_example(), "0")
+    assert (zero.tax_percent, zero.tax, zero.total) == (Decimal("0"), Decimal("0.00"), Decimal("10.60"))
+
+
+def test_summaries_carry_each_clients_tax() -> None:
+    summaries = build_summaries(
+        period=MARCH, usage_by_client={"acme": worked_example(), "beta": worked_example()},
+        clients=[client(), client(client_id="beta")], defaults=DEFAULTS, now=DURING_MARCH,
+        billing={"acme": ClientBilling(tax_percent=Decimal("20"))},
+    )
+    assert [(s.client_id, s.tax, s.total) for s in summaries] == [
+        ("acme", Decimal("2.12"), Decimal("12.72")), ("beta", Decimal("0.00"), Decimal("10.60"))]

@@ -22,10 +22,9 @@ from services.invoicing.api.deps import (
     Settings,
 )
 from services.invoicing.csv_export import invoice_csv, invoice_filename
-from services.invoicing.issuing import document_invoice
+from services.invoicing.issuing import InvoiceDesk, document_invoice
 from services.invoicing.ledger import StoredDocument
 from services.invoicing.schemas import DocumentSummary, Invoice, InvoiceSummary, VoidRequest
-from services.invoicing.settings import InvoicingSettings
 
 router = APIRouter(tags=["invoices"])
 
@@ -33,16 +32,15 @@ Format = Annotated[Literal["json", "csv", "pdf"], Query(
     alias="format", description="`csv` for a spreadsheet file, `pdf` for the document to send.")]
 
 
-async def _pdf(invoice: Invoice, stored: StoredDocument | None, settings: InvoicingSettings) -> Response:
-    """The PDF: an issued document's is rendered from its frozen JSON, so it is the same bytes every time;
-    a draft's says DRAFT and has no number."""
+async def _pdf(invoice: Invoice, stored: StoredDocument | None, desk: InvoiceDesk) -> Response:
+    """The PDF: an issued document's is rendered from its frozen JSON and agency profile, so it is the
+    same bytes every time; a draft's is from the profile now, says DRAFT and has no number."""
     # Imported on first use, as the exports are: WeasyPrint costs seconds of start-up otherwise.
     from services.invoicing.documents import pdf_filename, render_pdf
     from services.invoicing.documents.build import document_from_invoice
     from services.invoicing.exports.issued import document_of
-    from services.invoicing.parties import AgencyProfile
 
-    agency = AgencyProfile(name=settings.agency_name, invoice_prefix=settings.invoice_prefix)
+    agency = await desk.agency_of(stored)
     document = document_of(stored, agency) if stored is not None else document_from_invoice(invoice, agency=agency)
     body = await asyncio.to_thread(render_pdf, document)  # ~0.1 s of CPU: off the event loop
     return Response(body, media_type="application/pdf",
@@ -78,7 +76,7 @@ def _json(invoice: Invoice, stored: StoredDocument | None) -> Response | Invoice
                      "description": "The invoice (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
 )
 async def get_invoice(
-    client_id: ReadableClientId, period: PeriodPath, desk: Desk, settings: Settings, output: Format = "json",
+    client_id: ReadableClientId, period: PeriodPath, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
     """A client's invoice for a month (admin, or that client's own key).
 
@@ -90,7 +88,7 @@ async def get_invoice(
     if output == "pdf":
         invoice, stored = (document_invoice(stored), stored) if stored is not None else await desk.current(
             client_id, period)
-        return await _pdf(invoice, stored, settings)
+        return await _pdf(invoice, stored, desk)
     if stored is not None and stored.status == "issued":  # served as stored: no parsing, no ClickHouse
         return _stored_csv(stored) if output == "csv" else Response(stored.body_json, media_type="application/json")
     invoice, stored = (document_invoice(stored), stored) if stored is not None else await desk.current(client_id, period)
@@ -122,7 +120,7 @@ async def void(number: str, body: VoidRequest, _: AdminCaller, desk: Desk) -> Do
 
 @router.get("/v1/documents/{number}", response_model=Invoice)
 async def get_document(
-    number: str, _: AdminCaller, desk: Desk, settings: Settings, output: Format = "json",
+    number: str, _: AdminCaller, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
     """An issued invoice or credit note by its number (admin); ``?format=pdf`` for its PDF."""
     stored = await desk.ledger.by_number(number)
@@ -130,7 +128,7 @@ async def get_document(
         raise NotFound(f"no document numbered '{number}'")
     invoice = document_invoice(stored)
     if output == "pdf":
-        return await _pdf(invoice, stored, settings)
+        return await _pdf(invoice, stored, desk)
     return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
 
 
@@ -141,7 +139,7 @@ async def get_document(
                      "description": "The document (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
 )
 async def get_client_document(
-    client_id: ReadableClientId, number: str, desk: Desk, settings: Settings, output: Format = "json",
+    client_id: ReadableClientId, number: str, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
     """One of the client's issued invoices or credit notes by its number (admin, or that client's own key);
     ``?format=pdf`` for its PDF, the same bytes on every request. Another client's document is a 403."""
@@ -152,7 +150,7 @@ async def get_client_document(
         raise Forbidden(f"document '{number}' is not client '{client_id}''s")
     invoice = document_invoice(stored)
     if output == "pdf":
-        return await _pdf(invoice, stored, settings)
+        return await _pdf(invoice, stored, desk)
     return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
 
 
@@ -192,11 +190,11 @@ async def list_invoices(
     _: AdminCaller, period: PeriodPath, repository: Repository, settings: Settings, desk: Desk, now: Now,
 ) -> list[InvoiceSummary]:
     """Every client's totals for a month (admin): the issued invoice's where there is one, else the draft's."""
-    usage, clients, issued = await asyncio.gather(
+    usage, clients, issued, billing = await asyncio.gather(
         repository.period_usage(period), repository.list_clients_as_of(min(now, period.end)),
-        desk.ledger.listing(period=str(period), kind="invoice"))
+        desk.ledger.listing(period=str(period), kind="invoice"), desk.parties.store.all_billing())
     summaries = service.build_summaries(
-        period=period, usage_by_client=usage, clients=clients, defaults=settings.billing, now=now)
+        period=period, usage_by_client=usage, clients=clients, defaults=settings.billing, now=now, billing=billing)
     frozen = {d.client_id: document_invoice(d) for d in issued if d.status != "void"}
     return [_frozen_summary(frozen[s.client_id]) if s.client_id in frozen else s for s in summaries] + [
         _frozen_summary(invoice) for client_id, invoice in sorted(frozen.items())
@@ -205,5 +203,6 @@ async def list_invoices(
 
 def _frozen_summary(invoice: Invoice) -> InvoiceSummary:
     return InvoiceSummary(client_id=invoice.client_id, name=invoice.name, base_cost=invoice.base_cost,
-                          markup_percent=invoice.markup_percent, markup=invoice.markup, total=invoice.total,
+                          markup_percent=invoice.markup_percent, markup=invoice.markup, tax=invoice.tax,
+                          total=invoice.total,
                           events=sum(line.events for line in invoice.lines))

@@ -1,7 +1,9 @@
 """Documents from the invoice the API computes (``schemas.Invoice``) plus who it is from and to.
 
 Numbers, dates and status come from the caller: a draft has none; an issued invoice
-brings its own. Tax is added here, after the markup, only when a rate is given.
+brings its own. Who it is to and its tax line come from the invoice (computed with the
+draft, frozen at issue); a caller may give other billing details or a rate (a preview),
+and only then is tax computed here.
 """
 
 from __future__ import annotations
@@ -49,7 +51,12 @@ def document_from_invoice(
 ) -> InvoiceDocument:
     """The document of a computed invoice; a draft unless a number and status are given."""
     taxable = invoice.base_cost + invoice.markup
-    tax = tax_of(taxable, tax_percent) if tax_percent is not None else Decimal("0.00")
+    if tax_percent is not None:
+        tax = tax_of(taxable, tax_percent)
+    else:  # the invoice's own tax, as computed (a draft) or frozen (issued): never recomputed
+        tax_percent, tax = invoice.tax_percent, invoice.tax
+    if billing is None:
+        billing = BillingDetails(**invoice.bill_to.model_dump(), tax_label=invoice.tax_label or "Tax")
     return InvoiceDocument(
         status=status,
         number=number,
@@ -61,7 +68,7 @@ def document_from_invoice(
         as_of=invoice.generated_at,
         currency=invoice.currency,
         agency=agency,
-        billing=billing or BillingDetails(),
+        billing=billing,
         lines=[line_from_invoice_line(line, invoice.period) for line in invoice.lines],
         base_cost=invoice.base_cost,
         markup_percent=invoice.markup_percent,
