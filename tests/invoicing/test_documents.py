@@ -130,7 +130,7 @@ def test_adjustment_lines_show_their_own_month() -> None:
     text = pdf_text(render_pdf(document))
 
     assert "ADJUSTMENTS FOR EARLIER MONTHS" in text  # uppercased by the stylesheet
-    assert "Late usage from October 2026" in text
+    assert "Usage adjustment for October 2026" in text
     assert "120,000 tokens @ $2.50/1M" in text
     assert "$8.78" in text and "$2.20" in text and "$10.98" in text
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
 import pytest
 
+from libs.common.clickhouse import connect
 from services.invoicing.settings import InvoicingSettings
-from tests.invoicing.test_api import ADMIN, ACME, MARCH, auth, insert_worked_example
+from tests.invoicing.test_api import ADMIN, ACME, MARCH, auth, insert_priced, insert_worked_example, priced
 from tests.invoicing.test_documents import pdf_text
-from tests.invoicing.test_issuing import Clock, _api, clock, issue, settings  # noqa: F401 - fixtures
+from tests.invoicing.test_issuing import Clock, _api, clock, issue, put_acme, settings  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
+
+
+async def delete_model(settings: InvoicingSettings, client_id: str, model: str) -> None:
+    """A correction in ClickHouse: the client's usage of ``model`` goes away."""
+    client = await connect(settings.clickhouse)
+    try:
+        for table in ("usage_totals_monthly", "priced_events"):
+            await client.command(f"ALTER TABLE {table} DELETE WHERE client_id = {{c:String}} AND model = {{m:String}}",
+                                 parameters={"c": client_id, "m": model}, settings={"mutations_sync": 2})
+    finally:
+        await client.close()
 
 
 async def test_draft_and_issued_pdf(settings: InvoicingSettings, clock: Clock) -> None:  # noqa: F811
@@ -58,3 +71,43 @@ async def test_a_clients_own_documents_by_number(settings: InvoicingSettings, cl
         assert (await api.get(f"/v1/clients/acme/documents/{beta}", headers=auth(ADMIN))).status_code == 403
         assert (await api.get("/v1/clients/acme/documents/TT-2099-000001", headers=auth(ACME))).status_code == 404
         assert (await api.get(f"/v1/clients/beta/documents/{beta}", headers=auth(ADMIN))).status_code == 200
+
+
+async def test_a_credit_note_as_pdf(settings: InvoicingSettings, clock: Clock) -> None:  # noqa: F811
+    """A taxed March is corrected down after issue: the credit note credits the markup and the tax it was billed with."""
+    await insert_worked_example(settings.clickhouse)
+    async with AsyncExitStack() as stack:
+        api = await _api(stack, settings.model_copy(update={"webhooks": False, "kafka_events": False}), clock)
+        await put_acme(api)
+        billing = await api.put("/v1/clients/acme/billing", json={"billing_name": "Acme Corporation Ltd",
+                                                                  "tax_label": "VAT", "tax_percent": "20"},
+                                headers=auth(ADMIN))
+        assert billing.status_code == 200, billing.text
+        march = (await issue(api, "acme", MARCH)).json()
+        assert (march["number"], march["tax"], march["total"]) == ("TT-2025-000001", "2.12", "12.72")
+        await insert_priced(settings.clickhouse, [
+            priced("acme", "april-1", datetime(2025, 4, 3, tzinfo=UTC), "openai", "gpt-4o", input_tokens=4_000_000,
+                   input_price="2.50")])
+        await delete_model(settings, "acme", "gemini-1.5-pro")  # a correction: that usage was not acme's
+        await api.put("/v1/clients/acme/billing", json={"billing_name": "Acme Corporation Ltd", "tax_label": "VAT",
+                                                        "tax_percent": "10"}, headers=auth(ADMIN))
+        assert (await issue(api, "acme", "2025-04")).status_code == 200
+
+        [note] = (await api.get("/v1/invoices", params={"kind": "credit_note"}, headers=auth(ADMIN))).json()
+        body = (await api.get(f"/v1/documents/{note['number']}", headers=auth(ADMIN))).json()
+        # -0.56 and its 25% markup -0.14, taxed at March's 20% (not today's 10%): -0.14.
+        assert (body["base_cost"], body["markup"], body["tax_percent"], body["tax"], body["total"]) == (
+            "-0.56", "-0.14", "20", "-0.14", "-0.84")
+        pdf = await api.get(f"/v1/documents/{note['number']}", params={"format": "pdf"}, headers=auth(ADMIN))
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert f'filename="{note["number"]}.pdf"' in pdf.headers["content-disposition"]
+        text = pdf_text(pdf.content)
+        for expected in ("Credit note", "CN-2025-000001", "Credits invoice", "TT-2025-000001",
+                         "Credit note for invoice TT-2025-000001", "google gemini-1.5-pro",
+                         "-450,000 tokens @ $1.25/1M", "-$0.56", "-$0.14", "VAT (20%)", "Total credited (USD)",
+                         "-$0.84", "Acme Corporation Ltd", "CORRECTIONS TO INVOICE TT-2025-000001",
+                         "Usage adjustment for March 2025"):
+            assert expected in text, expected
+        assert "DRAFT" not in text and "Please pay" not in text and "No usage" not in text
+        again = await api.get(f"/v1/documents/{note['number']}", params={"format": "pdf"}, headers=auth(ADMIN))
+        assert again.content == pdf.content

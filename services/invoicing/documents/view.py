@@ -61,6 +61,7 @@ class DocumentView:
     period_label: str
     lines: list[LineView]
     adjustments: list[LineView]
+    adjustments_title: str
     totals: list[TotalRow]
     payment: list[str]
     created: str
@@ -80,7 +81,7 @@ def line_usage(line: DocumentLine, fmt: Formatter) -> list[str]:
 def _line_view(line: DocumentLine, fmt: Formatter) -> LineView:
     notes = []
     if line.kind == "adjustment":
-        notes.append(f"Late usage from {line.service_label}")
+        notes.append(f"Usage adjustment for {line.service_label}")
     if line.price_note:
         notes.append(line.price_note)
     return LineView(
@@ -196,6 +197,8 @@ def view_of(doc: InvoiceDocument) -> DocumentView:
         period_label=doc.period_label,
         lines=[_line_view(line, fmt) for line in doc.usage_lines],
         adjustments=[_line_view(line, fmt) for line in doc.adjustment_lines],
+        adjustments_title=(f"Corrections to invoice {doc.credits_number}" if doc.kind == "credit_note"
+                           and doc.credits_number else "Adjustments for earlier months"),
         totals=_totals(doc, fmt),
         payment=_payment(doc, fmt),
         created=doc.as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
