@@ -42,7 +42,7 @@ SECURITY_HEADERS = {
 def templates() -> Jinja2Templates:
     engine = Jinja2Templates(directory=HERE / "templates")
     engine.env.filters.update(money=formatting.money, percent=formatting.percent, number=formatting.number,
-                              per_mtok=formatting.per_mtok)
+                              per_mtok=formatting.per_mtok, month_label=formatting.month_label)
     engine.env.globals.update(invoice_label=invoice_label)
     return engine
 

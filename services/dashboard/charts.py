@@ -41,7 +41,7 @@ def _nice_step(top: Decimal) -> Decimal:
 def stacked_bars(days: Sequence[date], series: Sequence[Series], *, width: int = 720, height: int = 260,
                  title: str = "") -> str:
     """One bar per day, one segment per series, with money gridlines and day labels."""
-    left, right, top_pad, bottom = 64, 8, 10, 26
+    left, right, top_pad, bottom = 70, 8, 10, 28
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     totals = {d: sum((s.values.get(d, Decimal(0)) for s in series), Decimal(0)) for d in days}
     peak = max(totals.values(), default=Decimal(0))
@@ -55,7 +55,7 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, width: int =
         value = step * n
         y = top_pad + plot_h - float(value) * scale
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaecf0"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#667085">'
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="13" fill="#667085">'
                      f'{escape(money(value))}</text>')
     slot = plot_w / max(len(days), 1)
     bar = max(slot * 0.7, 1.0)
@@ -72,7 +72,7 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, width: int =
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{max(h, 0.5):.1f}" fill="{s.color}">'
                          f'<title>{escape(day.isoformat())} {escape(s.label)}: {escape(money(amount, exact=True))}</title></rect>')
         if i % label_every == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="11"'
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="13"'
                          f' fill="#667085">{day.day}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["money", "number", "percent", "to_decimal"]
+__all__ = ["money", "month_label", "number", "percent", "to_decimal"]
 
 _CENT = Decimal("0.01")
 
@@ -51,3 +51,13 @@ def per_mtok(value: Decimal | str | None) -> str:
     text = format(amount.normalize(), "f")
     whole, _, fraction = text.partition(".")
     return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def month_label(period: str | None) -> str:
+    """``2026-11`` as a person names it, ``November 2026``; other text as it is."""
+    from libs.common.periods import parse_period
+
+    try:
+        return parse_period(str(period)).label
+    except ValueError:
+        return str(period or "")

@@ -218,14 +218,8 @@ MAX_SERIES = 6
 
 
 def month_days(period: Period, now: datetime) -> list[date]:
-    """Every day of the month up to today (the whole month once it is over)."""
-    if period.start > now:
-        last = 0
-    elif period.is_closed(now):
-        last = period.days
-    else:
-        last = now.day
-    return [date(period.year, period.month, d) for d in range(1, last + 1)]
+    """Every day of the month, the days still to come too: the chart reads as month to date."""
+    return [date(period.year, period.month, d) for d in range(1, period.days + 1)]
 
 
 def usage_picture(daily: Iterable[Mapping[str, Any]], period: Period, now: datetime, *,

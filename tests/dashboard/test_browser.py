@@ -82,8 +82,6 @@ def test_overview_numbers_equal_the_invoicing_api(stack: Stack, browser: Any) ->
         assert cell(rows[client_id], "margin") == money(Decimal(summary["markup"]))
     total = sum((Decimal(s["base_cost"]) + Decimal(s["markup"]) for s in summaries.values()), Decimal(0))
     assert browser.find_element(By.ID, "foot-billed").text == money(total)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "overview.png"))
 
 
 def test_overview_sorts_by_a_column(stack: Stack, browser: Any) -> None:
@@ -119,6 +117,11 @@ def api_invoice(stack: Stack, client_id: str) -> dict[str, Any]:
         return invoicing.get(f"/v1/clients/{client_id}/invoices/{stack.period}").json()  # type: ignore[no-any-return]
 
 
+def screenshot(browser: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / name))
+
+
 def test_client_page_shows_the_invoice_chart_and_model_mix(stack: Stack, browser: Any) -> None:
     browser.delete_all_cookies()
     client_id = acme(stack)
@@ -131,7 +134,7 @@ def test_client_page_shows_the_invoice_chart_and_model_mix(stack: Stack, browser
     mix = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#model-mix tbody tr")]
     assert len(mix) == 3 and all("%" in row for row in mix)
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg.stacked rect")
-    browser.save_screenshot(str(SCREENSHOTS / "client.png"))
+    screenshot(browser, "client.png")
 
 
 def test_editing_the_markup_changes_the_draft_invoice(stack: Stack, browser: Any) -> None:
@@ -348,3 +351,10 @@ def test_issued_invoices_link_their_pdf_on_the_client_page_and_the_portal(stack:
         assert http.get(f"{link}/documents/{numbers[other]}.pdf").status_code == 403  # not its client's
         assert http.get(f"{link}/documents/TT-2099-999999.pdf").status_code == 404
         assert http.get(f"{link[:-4]}abcd/documents/{numbers[client_id]}.pdf").status_code == 403  # bad link
+
+    # the overview's screenshot, taken last: last month's invoices issued and paid by now
+    sign_in(browser, stack, path=f"/?month={stack.period}")
+    statuses = {r.get_attribute("data-client"): r.find_element(By.CSS_SELECTOR, "td:last-child").text
+                for r in browser.find_elements(By.CSS_SELECTOR, "#overview tbody tr")}
+    assert (statuses[client_id], statuses[other]) == ("issued", "issued")
+    screenshot(browser, "overview.png")

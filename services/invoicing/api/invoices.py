@@ -135,6 +135,7 @@ async def get_document(
 @router.get(
     "/v1/clients/{client_id}/documents/{number}",
     response_model=Invoice,
+    summary="One of the client's issued invoices or credit notes (JSON, CSV or PDF)",
     responses={200: {"content": {"text/csv": {}, "application/pdf": {}},
                      "description": "The document (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
 )

@@ -29,7 +29,8 @@ async def models_in_use(_: AdminCaller, period: PeriodPath, repository: Reposito
 _MONTH_TOTALS = TypeAdapter(list[ClientMonthTotals])
 
 
-@router.get("/v1/usage/{period}/clients", response_model=list[ClientMonthTotals])
+@router.get("/v1/usage/{period}/clients", response_model=list[ClientMonthTotals],
+            summary="Every client's month at a glance: cost, margin, billed, invoice statuses, budget")
 async def clients_month(
     _: AdminCaller, period: PeriodPath, repository: Repository, desk: Desk, settings: Settings, now: Now,
 ) -> Response:
