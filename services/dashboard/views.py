@@ -257,6 +257,13 @@ def usage_picture(daily: Iterable[Mapping[str, Any]], period: Period, now: datet
                         legend=[(s.label, s.color) for s in series], mix=mix, total=grand)
 
 
+def billed_before_tax(invoice: Mapping[str, Any] | None) -> Decimal:
+    """What an invoice bills before any tax, ``base_cost + markup``: what billed budgets, the alerts
+    and the overview count (a tax line is the state's, not the client's AI spend)."""
+    invoice = invoice or {}
+    return (to_decimal(invoice.get("base_cost"), _ZERO) or _ZERO) + (to_decimal(invoice.get("markup"), _ZERO) or _ZERO)
+
+
 def billed_factor(markup_percent: object) -> Decimal:
     """What one dollar at cost is billed at: ``1 + markup / 100``."""
     return 1 + (to_decimal(markup_percent, _ZERO) or _ZERO) / 100

@@ -319,6 +319,24 @@ def test_last_months_invoice_status_follows_the_invoicing_ledger(stack: Stack, b
     assert row.find_element(By.CSS_SELECTOR, ".status").text == "paid"
 
 
+def test_a_tax_line_shows_apart_from_the_billed_amount(stack: Stack, browser: Any) -> None:
+    """Billed (and billed budgets) count cost + markup; a client's tax shows as its own line."""
+    client_id = next(c for c in stack.clients if c.startswith("initech"))
+    with stack.pipeline.http("invoicing") as invoicing:
+        reply = invoicing.put(f"/v1/clients/{client_id}/billing", json={"tax_percent": "20", "tax_label": "VAT"})
+        assert reply.status_code == 200, reply.text
+    invoice = api_invoice(stack, client_id)
+    billed = Decimal(invoice["base_cost"]) + Decimal(invoice["markup"])
+    assert Decimal(invoice["tax"]) > 0 and Decimal(invoice["total"]) == billed + Decimal(invoice["tax"])
+    browser.delete_all_cookies()
+    sign_in(browser, stack, path=f"/clients/{client_id}")
+    assert browser.find_element(By.ID, "client-billed").text == money(billed)
+    assert browser.find_element(By.ID, "invoice-total").text == money(Decimal(invoice["total"]))
+    browser.get(f"{stack.dashboard}/?month={stack.period}")
+    row = browser.find_element(By.CSS_SELECTOR, f'#overview tr[data-client="{client_id}"]')
+    assert cell(row, "billed") == money(billed)
+
+
 def test_issued_invoices_link_their_pdf_on_the_client_page_and_the_portal(stack: Stack, browser: Any) -> None:
     """The portal's PDF link works for its client; another client's document number in it is a 403."""
     client_id, other = acme(stack), next(c for c in stack.clients if c.startswith("globex"))

@@ -52,6 +52,13 @@ async def test_the_worked_example_and_a_record_without_usage(api: httpx.AsyncCli
         "cost": "8.48", "markup_percent": "25", "margin": "2.12", "billed": "10.60", "invoice_status": "draft",
         "events": 5}  # the brief's invoice: base $8.48, markup (25%) $2.12, total $10.60
     assert rows["beta"]["cost"] == "0.01"  # 1,000 in @ $3 + 500 out @ $15 = $0.0105, one line rounded
+
+    # a tax line is on the invoice's total, not in what the month billed for AI usage
+    taxed = await api.put("/v1/clients/acme/billing", json={"tax_percent": "20", "tax_label": "VAT"},
+                          headers=auth(ADMIN))
+    assert taxed.status_code == 200, taxed.text
+    assert (await get(api, "acme", MARCH)).json()["total"] == "12.72"  # 10.60 + 20% VAT 2.12
+    assert (await assert_equal_to_the_invoices(api, MARCH))["acme"]["billed"] == "10.60"
     # the record was written in May (the test clock): it did not exist in March
     assert "idle" not in rows
     may = await assert_equal_to_the_invoices(api, "2025-05")

@@ -58,7 +58,7 @@ async def render_client_page(
     if client is None and invoice is None:
         raise PageError(404, "No such client", f"There is no client '{client_id}' with a record or usage.")
     cost = views.to_decimal((invoice or {}).get("base_cost"), views._ZERO) or views._ZERO
-    billed = views.to_decimal((invoice or {}).get("total"), views._ZERO) or views._ZERO
+    billed = views.billed_before_tax(invoice)
     picture = views.usage_picture(daily, period, at, title=f"Daily spend at cost by model, {period.label}")
     record = client or {}
     values = form if form is not None else {
@@ -72,7 +72,7 @@ async def render_client_page(
     return templates(request).TemplateResponse(request, "client.html", {
         "signed_in": True, "csrf": session.csrf, "page": "client", "month": str(period), "period": period,
         "client_id": client_id, "client": client, "invoice": invoice, "picture": picture, "swatch": swatch,
-        "budget": views.budget_status(client, cost, billed, period, at), "alerts": alerts,
+        "budget": views.budget_status(client, cost, billed, period, at), "alerts": alerts, "billed": billed,
         "form": values, "errors": errors or {}, "saved": saved, "portal_link": portal_link,
         "portal_days": request.app.state.settings.portal_days,
     }, status_code=status_code)

@@ -42,7 +42,7 @@ async def portal(request: Request, token: str, backend: BackendDep, month: str |
     factor = views.billed_factor((current or client or {}).get("markup_percent"))
     picture = views.usage_picture(daily, period, at, factor=factor, title=f"Daily usage by model, {period.label}")
     cost = views.to_decimal((current or {}).get("base_cost"), views._ZERO) or views._ZERO
-    billed = views.to_decimal((current or {}).get("total"), views._ZERO) or views._ZERO
+    billed = views.billed_before_tax(current)
     return templates(request).TemplateResponse(request, "portal.html", {
         "signed_in": False, "client": client or {}, "client_id": client_id, "period": period, "month": str(period),
         "picture": picture, "swatch": swatch, "budget": views.budget_status(client, cost, billed, period, at),
