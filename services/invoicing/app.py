@@ -23,7 +23,7 @@ from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
 from services.invoicing.openapi import DESCRIPTION, TAGS
 from services.invoicing.party_store import PartyStore
-from services.invoicing.profiles import Parties, settings_agency
+from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings, get_settings
 from services.invoicing.webhooks.dispatcher import Dispatcher, RetryPolicy
@@ -51,8 +51,8 @@ def parties_of(app: FastAPI) -> Parties:
 def exports_of(app: FastAPI) -> AccountingExports:
     """The accounting exports over the app's PostgreSQL pool."""
     state = app.state
-    return AccountingExports(Ledger(state.postgres), MappingStore(state.postgres), settings_agency(state.settings),
-                             state.clock)
+    return AccountingExports(Ledger(state.postgres), MappingStore(state.postgres), PartyStore(state.postgres),
+                             state.settings, state.clock)
 
 
 def retry_policy(settings: InvoicingSettings) -> RetryPolicy:

@@ -249,3 +249,47 @@ async def test_a_retried_mapping_put_with_its_idempotency_key_changes_nothing(ap
 
     other = await api.put(path, json=second_mapping, headers=keyed)
     assert other.status_code == 409 and "different request" in other.text
+
+
+async def test_the_tax_line_is_exported_mapped_as_tax_and_frozen_with_the_invoice(
+    api: httpx.AsyncClient, settings: InvoicingSettings, clock: Clock
+) -> None:
+    await insert_worked_example(settings.clickhouse)
+    await put_acme(api)
+    billing = {"billing_name": "Acme Corporation Ltd", "email": "ap@acme.example", "po_number": "PO-4471",
+               "address": {"lines": ["1 Market Square"], "city": "London", "postal_code": "EC1A 1BB", "country": "GB"},
+               "tax_label": "VAT", "tax_percent": "20"}
+    assert (await api.put("/v1/clients/acme/billing", json=billing, headers=auth(ADMIN))).status_code == 200
+    agency = {"name": "Northwind", "locale": "de_DE"}  # descriptions are written in the agency's locale
+    assert (await api.put("/v1/agency", json=agency, headers=auth(ADMIN))).status_code == 200
+    issued = (await issue(api, "acme", MARCH)).json()
+    assert (issued["tax"], issued["total"]) == ("2.12", "12.72")  # 20% of $10.60
+
+    xero = (await export(api, "xero", MAY)).content
+    _, rows = parse(xero)
+    assert [(r["*Description"], r["*UnitAmount"], r["*AccountCode"]) for r in rows[-2:]] == [
+        ("Service markup (25%) on AI cost 8,48\xa0$", "2.12", "200"),
+        ("VAT (20%)", "2.12", "820")]  # Xero's tax account
+    assert sums(rows, "xero") == {issued["number"]: Decimal("12.72")}
+    assert (rows[0]["*ContactName"], rows[0]["POCity"], rows[0]["Reference"]) == (
+        "Acme Corporation Ltd", "London", "PO-4471")
+    _, qbo = parse((await export(api, "quickbooks", MAY)).content)
+    assert (qbo[-1]["Item(Product/Service)"], qbo[-1]["*ItemAmount"]) == ("Sales tax", "2.12")
+    assert sums(qbo, "quickbooks") == {issued["number"]: Decimal("12.72")}
+
+    # The tax line takes the mapping's `tax` codes.
+    mapping = {**XERO_MAPPING, "defaults": {**XERO_MAPPING["defaults"], "tax": {"account_code": "821", "tax_type": "OUTPUT2"}}}
+    assert (await api.put("/v1/exports/xero/mapping", json=mapping, headers=auth(ADMIN))).status_code == 200
+    _, mapped = parse((await export(api, "xero", MAY)).content)
+    assert (mapped[-1]["*Description"], mapped[-1]["*AccountCode"], mapped[-1]["*TaxType"]) == (
+        "VAT (20%)", "821", "OUTPUT2")
+    assert (await api.put("/v1/exports/xero/mapping", json={"fallback": {"item_code": "", "account_code": "200",
+                          "tax_type": ""}, "defaults": {"tax": {"account_code": "820"}}, "date_format": "DD/MM/YYYY"},
+                          headers=auth(ADMIN))).status_code == 200
+
+    # New billing details and a new agency profile change drafts only: the issued invoice exports as it was.
+    changed = {**billing, "billing_name": "Acme Holdings", "tax_percent": "5"}
+    assert (await api.put("/v1/clients/acme/billing", json=changed, headers=auth(ADMIN))).status_code == 200
+    assert (await api.put("/v1/agency", json={"name": "Northwind", "locale": "en_US", "payment_terms_days": 60},
+                          headers=auth(ADMIN))).status_code == 200
+    assert (await export(api, "xero", MAY)).content == xero

@@ -19,7 +19,7 @@ mapping changed in between.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -32,8 +32,11 @@ from services.invoicing.exports.mapping import (
     default_mapping,
 )
 from services.invoicing.exports.store import MappingStore
+from services.invoicing.issuing import issued_agency
 from services.invoicing.ledger import Ledger, StoredDocument
 from services.invoicing.parties import AgencyProfile
+from services.invoicing.party_store import PartyStore
+from services.invoicing.settings import InvoicingSettings
 
 __all__ = ["AccountingExports", "ExportBasis", "ExportFile", "FileKind", "export_bytes"]
 
@@ -50,10 +53,11 @@ class ExportFile:
 
 
 def export_bytes(
-    system: AccountingSystem, kind: FileKind, stored: Sequence[StoredDocument], agency: AgencyProfile,
+    system: AccountingSystem, kind: FileKind, stored: Sequence[StoredDocument], agencies: Mapping[str, AgencyProfile],
     mapping: AccountingMapping,
 ) -> bytes:
-    """The import file of ``stored`` (void ones left out), CPU only: the caller runs it off the event loop."""
+    """The import file of ``stored`` (void ones left out), each document with the agency profile it was
+    issued under (``agencies`` by number). CPU only: the caller runs it off the event loop."""
     # Imported here: the document model pulls in WeasyPrint, seconds of start-up otherwise.
     from services.invoicing.exports.issued import document_of
     from services.invoicing.exports.quickbooks import quickbooks_credit_notes_csv, quickbooks_invoices_csv
@@ -66,18 +70,24 @@ def export_bytes(
         write, wanted = quickbooks_invoices_csv, {"invoice"}
     else:
         write, wanted = quickbooks_credit_notes_csv, {"credit_note"}
-    documents = [document_of(d, agency) for d in stored if d.status != "void" and d.kind in wanted]
+    documents = [document_of(d, agencies[d.number]) for d in stored if d.status != "void" and d.kind in wanted]
     return write(documents, mapping)
 
 
 class AccountingExports:
-    """Mappings over PostgreSQL, and files from the ledger."""
+    """Mappings over PostgreSQL, and files from the ledger.
 
-    def __init__(self, ledger: Ledger, mappings: MappingStore, agency: AgencyProfile,
+    Everything a file shows comes from what was frozen at issue (the invoice JSON with its billing
+    details and tax, the agency profile snapshot) plus the mapping: a later ``PUT /v1/agency`` or
+    client billing change does not change a file of documents already issued.
+    """
+
+    def __init__(self, ledger: Ledger, mappings: MappingStore, parties: PartyStore, settings: InvoicingSettings,
                  clock: Callable[[], datetime]) -> None:
         self.ledger = ledger
         self.mappings = mappings
-        self.agency = agency
+        self.parties = parties
+        self.settings = settings
         self.clock = clock
 
     async def mapping_in_use(self, system: AccountingSystem) -> AccountingMapping:
@@ -106,7 +116,9 @@ class AccountingExports:
         else:
             found = self.ledger.listing(period=str(period))
         stored, mapping = await asyncio.gather(found, self.mapping_in_use(system))
-        body = await asyncio.to_thread(export_bytes, system, kind, stored, self.agency, mapping)
+        snapshots = await self.parties.snapshots(d.agency_snapshot for d in stored if d.agency_snapshot is not None)
+        agencies = {d.number: issued_agency(d, snapshots, self.settings) for d in stored}
+        body = await asyncio.to_thread(export_bytes, system, kind, stored, agencies, mapping)
         suffix = "" if basis == "issued" else "-service"
         return ExportFile(filename=f"{system}-{kind.replace('_', '-')}-{period}{suffix}.csv", body=body)
 
