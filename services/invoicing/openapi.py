@@ -20,8 +20,9 @@ client's markup. Every line names the price row it was billed at (`price`) and i
 **Lifecycle**: a month's invoice is a *draft* while usage can still arrive; *issuing* freezes it
 (JSON and CSV bytes stored, a number assigned), after which it can be marked *paid* or *void*; late
 usage becomes an adjustment on the next draft. Exports for Xero and QuickBooks
-(`/v1/exports/{xero|quickbooks}/invoices.csv?period=YYYY-MM`) are built from issued invoices and credit
-notes only, with the agency's mapping to its own item and account codes.
+(`/v1/exports/{xero|quickbooks}/invoices.csv?period=YYYY-MM`, and QuickBooks' credit notes apart) are built
+from issued invoices and credit notes only, as they were frozen at issue, with the agency's mapping to its own
+item codes, account codes and tax types.
 
 **Events**: `invoice.issued`, `invoice.paid`, `invoice.voided`, `credit_note.issued` (and `credit_note.paid`,
 `credit_note.voided`) are written to an outbox in the same transaction as the change, then POSTed to the webhook
@@ -29,7 +30,7 @@ endpoints registered under `/v1/webhooks/endpoints`, signed per Standard Webhook
 `webhook-timestamp`, `webhook-signature`; verify with the `standardwebhooks` library), retried with backoff; and
 published to the Kafka topics `invoice.issued.v1`, ... for internal consumers.
 
-**Retries**: every POST takes an `Idempotency-Key` header: the same key with the same request returns the first
+**Retries**: every POST and PUT takes an `Idempotency-Key` header: the same key with the same request returns the first
 answer (`Idempotent-Replayed: true`); with a different request, 409.
 
 **Errors** are always `{"error": <code>, "detail": <message or [{"field", "message"}]>}`.
