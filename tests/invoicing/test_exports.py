@@ -195,6 +195,8 @@ def test_the_export_routes_are_documented_for_accounting_tools() -> None:
         operation = paths[path][method]
         assert operation["tags"] == ["exports"] and operation["summary"] and len(operation["description"]) > 100
         assert {"401", "403", "422"} <= set(operation["responses"])
+    [period] = [p for p in paths["/v1/exports/{system}/invoices.csv"]["get"]["parameters"] if p["name"] == "period"]
+    assert period["required"] and period["schema"]["pattern"].startswith("^(19")
     csv_content = paths["/v1/exports/{system}/invoices.csv"]["get"]["responses"]["200"]["content"]["text/csv"]
     assert set(csv_content["examples"]) == {"xero", "quickbooks"}
     assert csv_content["examples"]["xero"]["value"].startswith("*ContactName,EmailAddress,")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, cast
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
@@ -24,7 +24,7 @@ from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Exports", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "Repository",
+__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Exports", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "PeriodQuery", "Repository",
            "Settings"]
 
 
@@ -62,6 +62,17 @@ def _period(
 
 
 PeriodPath = Annotated[Period, Depends(_period)]
+
+
+def _period_query(
+    period: Annotated[str, Query(description="A calendar month in UTC, `YYYY-MM`.", examples=["2026-11"],
+                                 json_schema_extra={"pattern": PERIOD_PATTERN}), AfterValidator(_parse_period)],
+) -> Period:
+    """A required ``?period=``, validated like any parameter (a 422 naming ``period``)."""
+    return cast(Period, period)
+
+
+PeriodQuery = Annotated[Period, Depends(_period_query)]
 
 
 def _repository(request: Request) -> InvoicingRepository:

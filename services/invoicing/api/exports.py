@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from libs.common.api import ErrorBody, error_responses
-from libs.common.periods import Period, parse_period
-from services.invoicing.api.deps import AdminCaller, Exports
+from services.invoicing.api.deps import AdminCaller, Exports, PeriodQuery
 from services.invoicing.exports.mapping import (
     QUICKBOOKS_EXAMPLE,
     XERO_EXAMPLE,
@@ -23,26 +20,6 @@ from services.invoicing.exports.service import ExportBasis
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 System = Annotated[AccountingSystem, Path(description="`xero` or `quickbooks` (QuickBooks Online).")]
-
-
-def _parse_period(text: str) -> Period:
-    try:
-        return parse_period(text)
-    except ValueError as exc:
-        raise PydanticCustomError("period", str(exc)) from exc
-
-
-def _period(
-    period: Annotated[str, Query(description="A calendar month in UTC, `YYYY-MM`.", examples=["2026-11"]),
-                      AfterValidator(_parse_period)],
-) -> Period:
-    """Validated like any parameter, so a bad month is a 422 naming ``period``."""
-    return cast(Period, period)  # the validator already turned the text into a Period
-
-
-PeriodQuery = Annotated[Period, Depends(_period)]
-
-
 Basis = Annotated[ExportBasis, Query(description=(
     "`issued` (default): the documents issued in the month (their invoice date is in it), each in exactly one "
     "month's file. `service`: the documents for the month's usage (a credit note's month is the one it credits)."))]
@@ -51,7 +28,7 @@ _XERO_SAMPLE = (
     "*ContactName,EmailAddress,POAddressLine1,...,*InvoiceNumber,Reference,*InvoiceDate,*DueDate,InventoryItemCode,"
     "*Description,*Quantity,*UnitAmount,Discount,*AccountCode,*TaxType,...,Currency,BrandingTheme\r\n"
     "Acme Corporation Ltd,ap@acme.example,1 Market Square,...,TT-2026-000123,PO-4471,02/12/2026,16/12/2026,,"
-    "openai gpt-4o: 2,100,000 tokens @ $2.50/1M = $5.25,1,5.25,,200,,...,USD,\r\n"
+    "\"openai gpt-4o: 2,100,000 tokens @ $2.50/1M = $5.25\",1,5.25,,200,,...,USD,\r\n"
     "...\r\n"
     "Acme Corporation Ltd,ap@acme.example,1 Market Square,...,TT-2026-000123,PO-4471,02/12/2026,16/12/2026,,"
     "Service markup (25%) on AI cost $8.48,1,2.12,,200,,...,USD,\r\n"
