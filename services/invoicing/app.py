@@ -107,6 +107,7 @@ def create_app(
     app.state.settings = settings
     app.state.keyring = keyring  # read by libs.common.api.current_principal
     app.state.clock = clock
+    app.state.document_amounts = {}  # issued documents' per-month amounts by number (bodies never change)
     app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every POST

@@ -22,7 +22,7 @@ from services.invoicing.numbering import format_number, take_number
 from services.invoicing.parties import AgencyProfile
 from services.invoicing.party_store import save_snapshot
 
-__all__ = ["BilledDocument", "ClientOptions", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
+__all__ = ["BilledDocument", "ClientOptions", "DocumentAmounts", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
 
 _COLUMNS = (
     "kind, number, client_id, period, status, issued_at, due_date, usage_cutoff, total, credits_number,"
@@ -54,41 +54,52 @@ class StoredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentAmounts:
+    """What a document billed, per month of usage, and its frozen totals: read from its JSON once.
+
+    A stored document's body never changes, so these never do either: the month totals keep
+    them in memory by number (``app.state.document_amounts``) and parse each body once."""
+
+    billed_by_month: dict[str, Decimal]
+    name: str | None
+    base_cost: Decimal | None
+    markup_percent: Decimal | None
+    markup: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class BilledDocument:
-    """A document as the every-client month totals read it: lifecycle, the amounts it billed per
-    month of usage, and (for an invoice of the month asked for) its frozen totals."""
+    """A document as the every-client month totals read it: its lifecycle, and (unless void) what it
+    billed per month of usage and its frozen totals."""
 
     kind: str
     client_id: str
     period: str
     number: str
     status: str
-    billed_by_month: dict[str, Decimal]
-    name: str | None = None
-    base_cost: Decimal | None = None
-    markup_percent: Decimal | None = None
-    markup: Decimal | None = None
+    amounts: DocumentAmounts | None
+
+    @property
+    def billed_by_month(self) -> dict[str, Decimal]:
+        return self.amounts.billed_by_month if self.amounts is not None else {}
 
 
-# Every document that counts (not void) with its lines' amounts summed per month of usage (the
-# JSON is taken apart by PostgreSQL, no invoice is parsed in Python), and the void invoices of
-# one month (their status only). The frozen totals come along for the invoices of month $1.
-_BILLED_SQL = """
-WITH docs AS (
-    SELECT kind, client_id, period, number, status, CASE WHEN status <> 'void' THEN body_json::jsonb END AS body
-    FROM documents WHERE status <> 'void' OR (kind = 'invoice' AND period = $2)
-)
-SELECT d.kind, d.client_id, d.period, d.number, d.status, m.months, m.amounts,
-    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'name' END AS name,
-    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'base_cost' END AS base_cost,
-    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'markup_percent' END AS markup_percent,
-    CASE WHEN d.kind = 'invoice' AND d.period = $1 THEN d.body ->> 'markup' END AS markup
+# Every document that counts (not void), and the void invoices of one month (their status only).
+_BILLED_META_SQL = """
+SELECT kind, client_id, period, number, status FROM documents
+WHERE status <> 'void' OR (kind = 'invoice' AND period = $1) ORDER BY kind, number
+"""
+
+# Documents' lines summed per month of usage, taken apart by PostgreSQL (no invoice parsed in Python).
+_AMOUNTS_SQL = """
+WITH docs AS (SELECT number, period, body_json::jsonb AS body FROM documents WHERE number = ANY($1::text[]))
+SELECT d.number, m.months, m.amounts, d.body ->> 'name' AS name, d.body ->> 'base_cost' AS base_cost,
+    d.body ->> 'markup_percent' AS markup_percent, d.body ->> 'markup' AS markup
 FROM docs d LEFT JOIN LATERAL (
     SELECT array_agg(month) AS months, array_agg(amount) AS amounts FROM (
         SELECT coalesce(line ->> 'service_period', d.period) AS month, sum((line ->> 'amount')::numeric) AS amount
         FROM jsonb_array_elements(d.body -> 'lines') AS line GROUP BY 1) per_month
 ) m ON true
-ORDER BY d.kind, d.number
 """
 
 
@@ -176,15 +187,25 @@ class Ledger:
             client_id)
         return [_document(row) for row in rows]
 
-    async def billed_documents_of_all(self, period: str, previous: str) -> list[BilledDocument]:
-        """Every client's documents that count, in one read, with the frozen totals of ``period``'s
-        invoices; plus ``previous``'s void invoices (for its status)."""
-        rows = await self._pool.fetch(_BILLED_SQL, period, previous)
-        return [BilledDocument(
-            kind=row["kind"], client_id=row["client_id"], period=row["period"], number=row["number"],
-            status=row["status"], billed_by_month=dict(zip(row["months"] or [], row["amounts"] or [], strict=True)),
-            name=row["name"], base_cost=_decimal(row["base_cost"]), markup_percent=_decimal(row["markup_percent"]),
-            markup=_decimal(row["markup"])) for row in rows]
+    async def billed_documents_of_all(
+        self, previous: str, known: dict[str, DocumentAmounts] | None = None
+    ) -> list[BilledDocument]:
+        """Every client's documents that count, with what each billed per month; plus ``previous``'s
+        void invoices (for that month's status). ``known`` holds the amounts of documents already
+        read (their bodies never change): only new documents' bodies are read, and added to it."""
+        known = {} if known is None else known
+        rows = await self._pool.fetch(_BILLED_META_SQL, previous)
+        missing = [row["number"] for row in rows if row["status"] != "void" and row["number"] not in known]
+        if missing:
+            for row in await self._pool.fetch(_AMOUNTS_SQL, missing):
+                known[row["number"]] = DocumentAmounts(
+                    billed_by_month=dict(zip(row["months"] or [], row["amounts"] or [], strict=True)),
+                    name=row["name"], base_cost=_decimal(row["base_cost"]),
+                    markup_percent=_decimal(row["markup_percent"]), markup=_decimal(row["markup"]))
+        return [BilledDocument(kind=row["kind"], client_id=row["client_id"], period=row["period"],
+                               number=row["number"], status=row["status"],
+                               amounts=known.get(row["number"]) if row["status"] != "void" else None)
+                for row in rows]
 
     async def issued_periods(self, period: str) -> set[str]:
         """Clients with a live invoice for ``period``."""

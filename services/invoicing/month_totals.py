@@ -94,11 +94,11 @@ def month_totals(
         counted = [d for d in docs if d.status != "void"]
         own = lines.get((client_id, month))
         events = own.events if own is not None else 0
-        if live:
-            invoice = live[0]
-            base, markup_percent, markup = invoice.base_cost or _ZERO, invoice.markup_percent or _ZERO, invoice.markup
-            name, status, number = invoice.name, invoice.status, invoice.number
-            margin = markup if markup is not None else markup_of(base, markup_percent)
+        if live and live[0].amounts is not None:
+            invoice, frozen = live[0], live[0].amounts
+            base, markup_percent = frozen.base_cost or _ZERO, frozen.markup_percent or _ZERO
+            name, status, number = frozen.name, invoice.status, invoice.number
+            margin = frozen.markup if frozen.markup is not None else markup_of(base, markup_percent)
         else:
             draft = (drafts or {}).get(client_id)
             if draft is None and any(d.billed_by_month.get(month) is not None for d in counted):

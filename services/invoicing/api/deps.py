@@ -20,11 +20,13 @@ from libs.common.auth import Principal
 from libs.common.periods import PERIOD_PATTERN, Period, parse_period
 from services.invoicing.exports.service import AccountingExports
 from services.invoicing.issuing import InvoiceDesk
+from services.invoicing.ledger import DocumentAmounts
 from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Exports", "Now", "PartiesService", "ReadableClientId", "PeriodPath", "PeriodQuery", "Repository",
+__all__ = ["AdminCaller", "ClientIdPath", "Desk", "Exports", "KnownDocuments", "Now", "PartiesService", "ReadableClientId",
+           "PeriodPath", "PeriodQuery", "Repository",
            "Settings"]
 
 
@@ -101,6 +103,10 @@ def _exports(request: Request) -> AccountingExports:
     return exports_of(request.app)
 
 
+def _known_documents(request: Request) -> dict[str, DocumentAmounts]:
+    return request.app.state.document_amounts  # type: ignore[no-any-return]
+
+
 def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
@@ -109,5 +115,6 @@ Repository = Annotated[InvoicingRepository, Depends(_repository)]
 Desk = Annotated[InvoiceDesk, Depends(_desk)]
 Exports = Annotated[AccountingExports, Depends(_exports)]
 Now = Annotated[datetime, Depends(_now)]
+KnownDocuments = Annotated[dict[str, DocumentAmounts], Depends(_known_documents)]
 PartiesService = Annotated[Parties, Depends(_parties)]
 Settings = Annotated[InvoicingSettings, Depends(_settings)]

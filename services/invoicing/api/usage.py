@@ -7,7 +7,16 @@ import asyncio
 from fastapi import APIRouter, Response
 from pydantic import TypeAdapter
 
-from services.invoicing.api.deps import AdminCaller, Desk, Now, PeriodPath, ReadableClientId, Repository, Settings
+from services.invoicing.api.deps import (
+    AdminCaller,
+    Desk,
+    KnownDocuments,
+    Now,
+    PeriodPath,
+    ReadableClientId,
+    Repository,
+    Settings,
+)
 from services.invoicing.month_totals import adjusted_months, month_totals
 from services.invoicing.schemas import ClientMonthTotals, DailyUsage, ModelInUse
 
@@ -33,18 +42,20 @@ _MONTH_TOTALS = TypeAdapter(list[ClientMonthTotals])
             summary="Every client's month at a glance: cost, margin, billed, invoice statuses, budget")
 async def clients_month(
     _: AdminCaller, period: PeriodPath, repository: Repository, desk: Desk, settings: Settings, now: Now,
+    known: KnownDocuments,
 ) -> Response:
     """Every client's month at a glance (admin): cost, margin and billed as on its invoice (the issued
     one's, else the draft's, to the cent), its status and last month's, and its budget.
 
-    One grouped ClickHouse read of the month's lines and one PostgreSQL read of the ledger,
-    instead of building every invoice as ``GET /v1/invoices/{period}`` does.
+    One grouped ClickHouse read of the month's lines and one PostgreSQL read of the ledger
+    (document bodies are read once per process: they never change), instead of building every
+    invoice as ``GET /v1/invoices/{period}`` does.
     """
-    documents, clients, lines = await asyncio.gather(
-        desk.ledger.billed_documents_of_all(str(period), str(period.previous())),
-        repository.client_terms_as_of(min(now, period.end)), repository.line_costs([period]))
-    if earlier := adjusted_months(period, documents):  # months issued before: their live lines too
-        lines |= await repository.line_costs(earlier)
+    # The ledger first (a few ms once its bodies are known): it says which earlier months were
+    # issued, whose live lines then come in the same ClickHouse round as the month's own.
+    documents = await desk.ledger.billed_documents_of_all(str(period.previous()), known)
+    clients, lines = await asyncio.gather(repository.client_terms_as_of(min(now, period.end)),
+                                          repository.line_costs([period, *adjusted_months(period, documents)]))
     totals = month_totals(period=period, now=now, lines=lines, clients=clients, documents=documents,
                           defaults=settings.billing)
     if totals.needs_draft:  # the rare drafts that net usage billed elsewhere: built as the invoice is
