@@ -9,6 +9,9 @@
   month, numbered in its own series in the same transaction.
 - ``paid`` and ``void`` only move the lifecycle columns; a void invoice keeps its number
   and the month can be issued again, under the next number.
+- An issued document's **PDF** is rendered on first request (per status: issued, paid, void
+  each print theirs) and kept in ``document_pdfs``: served as kept ever after, so a later
+  template or font change never changes a PDF a client may already hold.
 
 Parties and tax: a draft is to the client's billing details as they are now, with its
 tax rate now, from the agency profile now. Issuing freezes all three: the billing details
@@ -85,6 +88,21 @@ class InvoiceDesk:
         if document is None:
             return await self.parties.agency_profile()
         return (await self.agencies_of([document]))[document.number]
+
+    async def document_pdf(self, document: StoredDocument) -> bytes:
+        """An issued document's PDF in its current status: as first served, else rendered now and kept.
+
+        Rendering is deterministic (same JSON, profile, template and fonts: same bytes), so two
+        instances rendering at once store the same thing; the first one kept is served either way.
+        """
+        if (kept := await self.ledger.stored_pdf(document.number, document.status)) is not None:
+            return kept
+        # Imported on first use: WeasyPrint costs seconds of start-up otherwise.
+        from services.invoicing.documents import render_pdf
+        from services.invoicing.exports.issued import document_of
+
+        rendered = await asyncio.to_thread(render_pdf, document_of(document, await self.agency_of(document)))
+        return await self.ledger.keep_pdf(document.number, document.status, rendered, self.clock())
 
     async def agencies_of(self, documents: list[StoredDocument]) -> dict[str, AgencyProfile]:
         """Each issued document's frozen agency profile, by number (one query for them all)."""

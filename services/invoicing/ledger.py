@@ -243,6 +243,20 @@ class Ledger:
                 stored.append(document)
             return stored
 
+    async def stored_pdf(self, number: str, status: str) -> bytes | None:
+        """The PDF first served for the document in ``status``; None if none was served yet."""
+        return await self._pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT pdf FROM document_pdfs WHERE number = $1 AND status = $2", number, status)
+
+    async def keep_pdf(self, number: str, status: str, pdf: bytes, at: datetime) -> bytes:
+        """Store ``pdf`` as the document's PDF in ``status`` unless one is already stored; the stored one."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO document_pdfs (number, status, pdf, created_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (number, status) DO NOTHING", number, status, pdf, at)
+            return await connection.fetchval(  # type: ignore[no-any-return]
+                "SELECT pdf FROM document_pdfs WHERE number = $1 AND status = $2", number, status)
+
     async def set_status(
         self, number: str, status: str, at: datetime, reason: str | None = None
     ) -> StoredDocument:

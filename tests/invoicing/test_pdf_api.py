@@ -111,3 +111,29 @@ async def test_a_credit_note_as_pdf(settings: InvoicingSettings, clock: Clock) -
         assert "DRAFT" not in text and "Please pay" not in text and "No usage" not in text
         again = await api.get(f"/v1/documents/{note['number']}", params={"format": "pdf"}, headers=auth(ADMIN))
         assert again.content == pdf.content
+
+
+async def test_an_issued_pdf_is_kept_as_first_served_per_status(
+    settings: InvoicingSettings, clock: Clock, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A later template (here: a renderer that draws something else) never changes a PDF already served."""
+    import services.invoicing.documents
+
+    await insert_worked_example(settings.clickhouse)
+    async with AsyncExitStack() as stack:
+        api = await _api(stack, settings.model_copy(update={"webhooks": False, "kafka_events": False}), clock)
+        number = (await issue(api, "acme", MARCH)).json()["number"]
+        path = f"/v1/documents/{number}"
+        first = await api.get(path, params={"format": "pdf"}, headers=auth(ADMIN))
+        assert first.status_code == 200 and "$10.60" in pdf_text(first.content)
+
+        monkeypatch.setattr(services.invoicing.documents, "render_pdf", lambda document: b"%PDF-1.7 new template")
+        assert (await api.get(path, params={"format": "pdf"}, headers=auth(ADMIN))).content == first.content
+        own = await api.get(f"/v1/clients/acme/invoices/{MARCH}", params={"format": "pdf"}, headers=auth(ACME))
+        assert own.content == first.content
+        # Paid, the document shows it: the paid PDF is rendered now (by today's template) and kept in turn.
+        assert (await api.post(f"/v1/invoices/{number}/pay", headers=auth(ADMIN))).status_code == 200
+        paid = await api.get(path, params={"format": "pdf"}, headers=auth(ADMIN))
+        assert paid.content == b"%PDF-1.7 new template"
+        monkeypatch.undo()
+        assert (await api.get(path, params={"format": "pdf"}, headers=auth(ADMIN))).content == paid.content

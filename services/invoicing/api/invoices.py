@@ -33,15 +33,18 @@ Format = Annotated[Literal["json", "csv", "pdf"], Query(
 
 
 async def _pdf(invoice: Invoice, stored: StoredDocument | None, desk: InvoiceDesk) -> Response:
-    """The PDF: an issued document's is rendered from its frozen JSON and agency profile, so it is the
-    same bytes every time; a draft's is from the profile now, says DRAFT and has no number."""
+    """The PDF: a draft's is rendered now, from the profile now, says DRAFT and has no number. An issued
+    document's is rendered once per status from its frozen JSON and agency profile, stored, and served as
+    stored ever after (``desk.document_pdf``): the same bytes whatever the template or fonts become."""
+    if stored is not None:
+        body = await desk.document_pdf(stored)
+        return Response(body, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{stored.number}.pdf"'})
     # Imported on first use, as the exports are: WeasyPrint costs seconds of start-up otherwise.
     from services.invoicing.documents import pdf_filename, render_pdf
     from services.invoicing.documents.build import document_from_invoice
-    from services.invoicing.exports.issued import document_of
 
-    agency = await desk.agency_of(stored)
-    document = document_of(stored, agency) if stored is not None else document_from_invoice(invoice, agency=agency)
+    document = document_from_invoice(invoice, agency=await desk.agency_of(None))
     body = await asyncio.to_thread(render_pdf, document)  # ~0.1 s of CPU: off the event loop
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{pdf_filename(document)}"'})
