@@ -22,7 +22,8 @@ from services.invoicing.numbering import format_number, take_number
 from services.invoicing.parties import AgencyProfile
 from services.invoicing.party_store import save_snapshot
 
-__all__ = ["BilledDocument", "ClientOptions", "DocumentAmounts", "Ledger", "NewDocument", "StoredDocument", "connect_pool"]
+__all__ = ["BilledDocument", "ClientOptions", "DocumentAmounts", "Ledger", "NewDocument", "StoredDocument",
+           "connect_pool"]
 
 _COLUMNS = (
     "kind, number, client_id, period, status, issued_at, due_date, usage_cutoff, total, credits_number,"

@@ -18,13 +18,13 @@ from tests.invoicing.test_issuing import APRIL, api, clock, get, issue, put_acme
 pytestmark = pytest.mark.integration
 
 
-async def month(api: httpx.AsyncClient, period: str) -> dict[str, dict[str, Any]]:
+async def month(api: httpx.AsyncClient, period: str) -> dict[str, dict[str, Any]]:  # noqa: F811
     reply = await api.get(f"/v1/usage/{period}/clients", headers=auth(ADMIN))
     assert reply.status_code == 200, reply.text
     return {row["client_id"]: row for row in reply.json()}
 
 
-async def assert_equal_to_the_invoices(api: httpx.AsyncClient, period: str) -> dict[str, dict[str, Any]]:
+async def assert_equal_to_the_invoices(api: httpx.AsyncClient, period: str) -> dict[str, dict[str, Any]]:  # noqa: F811
     """Each client's figures are its own invoice's, and the clients are the month listing's."""
     rows = await month(api, period)
     listing = (await api.get(f"/v1/invoices/{period}", headers=auth(ADMIN))).json()
@@ -39,8 +39,8 @@ async def assert_equal_to_the_invoices(api: httpx.AsyncClient, period: str) -> d
     return rows
 
 
-async def test_the_worked_example_and_a_record_without_usage(api: httpx.AsyncClient,
-                                                              settings: InvoicingSettings) -> None:
+async def test_the_worked_example_and_a_record_without_usage(api: httpx.AsyncClient,  # noqa: F811
+                                                              settings: InvoicingSettings) -> None:  # noqa: F811
     await insert_worked_example(settings.clickhouse)
     await api.put("/v1/clients/idle", json={"name": "Idle Ltd", "markup_percent": "10", "monthly_budget": "500"},
                   headers=auth(ADMIN))
@@ -66,8 +66,8 @@ async def test_the_worked_example_and_a_record_without_usage(api: httpx.AsyncCli
         "cost": "0.00", "billed": "0.00", "monthly_budget": "500.00", "budget_basis": "billed", "name": "Idle Ltd"}
 
 
-async def test_issued_adjusted_credited_voided_and_paid_months(api: httpx.AsyncClient,
-                                                                settings: InvoicingSettings) -> None:
+async def test_issued_adjusted_credited_voided_and_paid_months(api: httpx.AsyncClient,  # noqa: F811
+                                                                settings: InvoicingSettings) -> None:  # noqa: F811
     await insert_worked_example(settings.clickhouse)
     await put_acme(api)
     march_number = (await issue(api, "acme", MARCH)).json()["number"]
@@ -83,7 +83,8 @@ async def test_issued_adjusted_credited_voided_and_paid_months(api: httpx.AsyncC
                input_price="2.50"),
     ])
     april = await assert_equal_to_the_invoices(api, APRIL)
-    assert (april["acme"]["cost"], april["acme"]["last_month_invoice_status"]) == ("5.30", "issued")  # 2 x 1,000,000 gpt-4o + the $0.30 adjustment
+    # April's 1,000,000 gpt-4o in the worked example and here ($2.50 each) + the $0.30 adjustment for March
+    assert (april["acme"]["cost"], april["acme"]["last_month_invoice_status"]) == ("5.30", "issued")
 
     # April issued; then a correction takes March below what it billed: a credit note, not a draft line
     await issue(api, "acme", APRIL)
@@ -116,12 +117,12 @@ async def test_issued_adjusted_credited_voided_and_paid_months(api: httpx.AsyncC
     await assert_equal_to_the_invoices(api, "2025-05")
 
 
-async def put_acme_markup(api: httpx.AsyncClient, markup: str) -> None:
+async def put_acme_markup(api: httpx.AsyncClient, markup: str) -> None:  # noqa: F811
     reply = await api.put("/v1/clients/acme", json={"name": "Acme", "markup_percent": markup}, headers=auth(ADMIN))
     assert reply.status_code == 200
 
 
-async def test_admin_only_and_the_period_is_checked(api: httpx.AsyncClient) -> None:
+async def test_admin_only_and_the_period_is_checked(api: httpx.AsyncClient) -> None:  # noqa: F811
     assert (await api.get(f"/v1/usage/{MARCH}/clients", headers=auth(ACME))).status_code == 403
     assert (await api.get(f"/v1/usage/{MARCH}/clients")).status_code == 401
     bad = await api.get("/v1/usage/2025-13/clients", headers=auth(ADMIN))
