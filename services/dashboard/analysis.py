@@ -118,7 +118,8 @@ class Margins:
 def build_margins(periods: Sequence[Period], summaries: Mapping[Period, Iterable[Mapping[str, Any]]],
                   fees: Mapping[str, Decimal | None], default_fee: Decimal | None,
                   errors: Sequence[str] = ()) -> Margins:
-    """``summaries``: the invoicing API's totals per month (``/v1/invoices/{period}``)."""
+    """``summaries``: invoicing's every-client month per month (``/v1/usage/{period}/clients``): cost and
+    billed (cost + markup, before any tax: a tax line is no margin) as on each client's invoice."""
     by_client: dict[str, dict[Period, Mapping[str, Any]]] = {}
     names: dict[str, str] = {}
     for period in periods:
@@ -134,8 +135,8 @@ def build_margins(periods: Sequence[Period], summaries: Mapping[Period, Iterable
             if summary is None:  # not a client yet (or no record and no usage): no fee either
                 months.append(MonthMargin(period=period, cost=_ZERO, billed=_ZERO, fee=None))
                 continue
-            months.append(MonthMargin(period=period, cost=to_decimal(summary.get("base_cost"), _ZERO) or _ZERO,
-                                      billed=to_decimal(summary.get("total"), _ZERO) or _ZERO, fee=fee))
+            months.append(MonthMargin(period=period, cost=to_decimal(summary.get("cost"), _ZERO) or _ZERO,
+                                      billed=to_decimal(summary.get("billed"), _ZERO) or _ZERO, fee=fee))
         clients.append(ClientMargins(client_id=client_id, name=names[client_id], fee=fee, months=months))
     return Margins(periods=list(periods), clients=clients, errors=list(errors))
 

@@ -97,9 +97,6 @@ class Backend:
     async def client(self, client_id: str) -> dict[str, Any] | None:
         return await self._get("invoicing", f"/v1/clients/{client_id}", name="client")  # type: ignore[no-any-return]
 
-    async def summaries(self, period: str) -> list[dict[str, Any]]:
-        return await self._get("invoicing", f"/v1/invoices/{period}", name="invoices") or []
-
     async def month_totals(self, period: str) -> list[dict[str, Any]]:
         """Every client's month (cost, margin, billed, invoice statuses, budget) in one light call."""
         return await self._get("invoicing", f"/v1/usage/{period}/clients", name="month-totals") or []

@@ -16,11 +16,6 @@ NOV = Period(2026, 11)
 MID_NOV = datetime(2026, 11, 16, tzinfo=UTC)  # 15 of 30 days gone
 
 
-def summary(client_id: str, base: str, markup: str, total: str, **extra: object) -> dict[str, object]:
-    return {"client_id": client_id, "name": client_id.title(), "base_cost": base, "markup_percent": "25",
-            "markup": markup, "total": total, "events": 3, **extra}
-
-
 @pytest.mark.parametrize(("value", "text"), [
     (Decimal("1234.565"), "$1,234.57"), (Decimal("-3"), "-$3.00"), (Decimal("0.004"), "$0.00"), (None, "—"),
 ])
@@ -116,13 +111,13 @@ def test_margins_flag_the_months_a_flat_fee_lost_money() -> None:
 
     sep, octo = Period(2026, 9), Period(2026, 10)
     margins = build_margins([sep, octo], {
-        sep: [summary("a", "80.00", "20.00", "100.00")], octo: [summary("a", "120.00", "30.00", "150.00")],
+        sep: [month_row("a", "80.00", "20.00", "100.00")], octo: [month_row("a", "120.00", "30.00", "150.00")],
     }, fees={}, default_fee=Decimal("100"))
     (client,) = margins.clients
     assert [m.flat_margin for m in client.months] == [Decimal("20.00"), Decimal("-20.00")]
     assert client.months_lost == 1 and margins.losing == [client]
     assert client.markup_margin == Decimal("50.00") and client.flat_margin == Decimal("0.00")
-    newer = build_margins([sep, octo], {octo: [summary("b", "10.00", "2.50", "12.50")]}, fees={},
+    newer = build_margins([sep, octo], {octo: [month_row("b", "10.00", "2.50", "12.50")]}, fees={},
                           default_fee=Decimal("100")).clients[0]
     assert newer.months[0].flat_margin is None and newer.flat_margin == Decimal("90.00")
 

@@ -32,7 +32,7 @@ async def margins(request: Request, session: AdminSession, backend: BackendDep, 
             parsed, error = parse_fee(value, name)
             fees[name[4:]] = parsed
             errors += [error] if error else []
-    summaries = await asyncio.gather(*(backend.summaries(str(p)) for p in periods))
+    summaries = await asyncio.gather(*(backend.month_totals(str(p)) for p in periods))
     model = build_margins(periods, dict(zip(periods, summaries, strict=True)), fees, default_fee, errors)
     return templates(request).TemplateResponse(request, "margins.html", {
         "signed_in": True, "csrf": session.csrf, "page": "margins", "month": str(Period.of(now())), "m": model,
