@@ -25,10 +25,16 @@ async def save_snapshot(connection: asyncpg.Connection, profile: AgencyProfile) 
     """The id of the snapshot holding exactly ``profile`` (stored now if it is new)."""
     text = profile.model_dump_json()
     digest = hashlib.sha256(text.encode()).hexdigest()
-    # DO UPDATE (a no-op) rather than DO NOTHING, so the row's id comes back either way.
-    return await connection.fetchval(  # type: ignore[no-any-return]
-        "INSERT INTO agency_snapshots (digest, profile) VALUES ($1, $2)"
-        " ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id", digest, text)
+    # Read first: nearly every issue finds its profile stored, and a read takes no row lock (an
+    # upsert's DO UPDATE would lock the shared row until each issuing transaction commits).
+    found = await connection.fetchval("SELECT id FROM agency_snapshots WHERE digest = $1", digest)
+    if found is None:
+        found = await connection.fetchval(
+            "INSERT INTO agency_snapshots (digest, profile) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING"
+            " RETURNING id", digest, text)
+    if found is None:  # another transaction stored it meanwhile (and committed: the insert waited for it)
+        found = await connection.fetchval("SELECT id FROM agency_snapshots WHERE digest = $1", digest)
+    return found  # type: ignore[no-any-return]
 
 
 class PartyStore:
