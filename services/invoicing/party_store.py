@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 
@@ -67,11 +66,6 @@ class PartyStore:
         """Every client with billing details: its details and tax rate."""
         rows = await self._pool.fetch("SELECT client_id, details, tax_percent FROM client_billing")
         return {row["client_id"]: _billing(row) for row in rows}
-
-    async def tax_percents(self) -> dict[str, Decimal]:
-        """Every client with a tax rate: its rate."""
-        rows = await self._pool.fetch("SELECT client_id, tax_percent FROM client_billing WHERE tax_percent IS NOT NULL")
-        return {row["client_id"]: row["tax_percent"] for row in rows}
 
     async def save_billing(self, client_id: str, billing: ClientBilling, at: datetime) -> None:
         details = billing.details.model_dump_json()
