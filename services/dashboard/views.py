@@ -84,7 +84,7 @@ def budget_status(
         return None
     basis = basis_of(client)
     spent = billed if basis == "billed" else cost
-    if period.start > now:
+    if period.start > now or period.is_closed(now):  # nothing to forecast before or after the month
         projected = None
     else:
         projected = project_month_end(spent, period, now, min_days=FORECAST_MIN_DAYS)

@@ -134,6 +134,7 @@ def test_client_page_shows_the_invoice_chart_and_model_mix(stack: Stack, browser
     mix = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#model-mix tbody tr")]
     assert len(mix) == 3 and all("%" in row for row in mix)
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg.stacked rect")
+    assert not browser.find_elements(By.ID, "invoice-tax")  # no tax rate: no tax line
     screenshot(browser, "client.png")
 
 
@@ -331,6 +332,9 @@ def test_a_tax_line_shows_apart_from_the_billed_amount(stack: Stack, browser: An
     browser.delete_all_cookies()
     sign_in(browser, stack, path=f"/clients/{client_id}")
     assert browser.find_element(By.ID, "client-billed").text == money(billed)
+    tax = browser.find_element(By.ID, "invoice-tax")
+    assert tax.text == money(Decimal(invoice["tax"]))
+    assert "VAT (20%)" in tax.find_element(By.XPATH, "..").text
     assert browser.find_element(By.ID, "invoice-total").text == money(Decimal(invoice["total"]))
     browser.get(f"{stack.dashboard}/?month={stack.period}")
     row = browser.find_element(By.CSS_SELECTOR, f'#overview tr[data-client="{client_id}"]')

@@ -45,6 +45,11 @@ def test_budget_at_cost_and_records_without_a_basis_mean_cost() -> None:
     assert budget_status({"monthly_budget": None}, Decimal(1), Decimal(1), NOV, MID_NOV) is None
 
 
+def test_no_forecast_for_a_month_that_is_over() -> None:
+    status = budget_status({"monthly_budget": "100"}, Decimal("10"), Decimal("12"), Period(2026, 10), MID_NOV)
+    assert status is not None and status.projected is None and status.forecast_percent is None
+
+
 def test_no_forecast_in_the_first_days_of_the_month() -> None:
     status = budget_status({"monthly_budget": "100"}, Decimal("10"), Decimal("12"), NOV,
                            datetime(2026, 11, 2, tzinfo=UTC))

@@ -46,5 +46,6 @@ async def portal(request: Request, token: str, backend: BackendDep, month: str |
     return templates(request).TemplateResponse(request, "portal.html", {
         "signed_in": False, "client": client or {}, "client_id": client_id, "period": period, "month": str(period),
         "picture": picture, "swatch": swatch, "budget": views.budget_status(client, cost, billed, period, at),
-        "invoice": current, "history": [i for i in invoices[1:] if i], "token": token,
+        "invoice": current, "history": [i for i in invoices[1:] if i and (i.get("lines") or i.get("number"))],
+        "token": token, "closed": period.is_closed(at),
     })
