@@ -22,6 +22,7 @@ from starlette.routing import Match
 from libs.common.auth import KeyRing, Principal
 from libs.common.errors import Conflict, InvalidInput, NotFound, TokenTallyError, Unavailable
 from libs.common.ids import CLIENT_ID_PATTERN
+from libs.common.inputs import NO_NUL_PATTERN, text_problems
 
 log = logging.getLogger(__name__)
 
@@ -238,3 +239,64 @@ def require_admin(principal: Principal) -> None:
 def require_client_read(principal: Principal, client_id: str) -> None:
     if not principal.can_read_client(client_id):
         raise Forbidden(f"your key (scope '{principal.scope}') cannot read client '{client_id}'")
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """An app dependency for APIs that keep text in PostgreSQL: a 422 naming each field whose text
+    holds U+0000 or a lone surrogate, which PostgreSQL refuses (a 500 otherwise).
+
+    Add it with ``FastAPI(dependencies=[Depends(refuse_unstorable_text)])`` and call
+    ``document_storable_text(app)`` so the document says so."""
+    problems = [name for name, value in request.path_params.items() if not _storable_text(str(value))]
+    problems += [name for name, value in request.query_params.multi_items() if not _storable_text(value)]
+    if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):
+        body = await request.body()
+        if b"\\u" in body or b"\\U" in body:  # NUL and surrogates only arrive escaped in valid JSON
+            try:
+                problems += list(text_problems(json.loads(body)))
+            except ValueError:
+                pass  # not JSON: the route's own validation answers
+    if problems:
+        raise InvalidInput("text with U+0000 or a lone surrogate cannot be stored",
+                           detail=[{"field": field, "message": "must not contain U+0000 (NUL) or a lone surrogate"}
+                                   for field in dict.fromkeys(problems)])
+
+
+def _storable_text(text: str) -> bool:
+    return not any(text_problems(text))
+
+
+def document_storable_text(app: FastAPI) -> None:
+    """Declare, on every string of ``app``'s document, that ``refuse_unstorable_text`` refuses U+0000:
+    as its pattern, or beside a pattern of its own that is not anchored at both ends (an anchored
+    one spells out its characters)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = build()
+        _add_no_nul_pattern(spec.get("components", {}).get("schemas", {}))
+        for item in spec.get("paths", {}).values():
+            for operation in item.values():
+                for parameter in operation.get("parameters", []):
+                    _add_no_nul_pattern(parameter.get("schema", {}))
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_no_nul_pattern(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"format", "enum", "const"} & node.keys():
+            pattern = node.get("pattern")
+            if pattern is None:
+                node["pattern"] = NO_NUL_PATTERN
+            elif not (pattern.startswith("^") and pattern.endswith("$")):  # e.g. trimmed text's "\\S"
+                node["allOf"] = [*node.get("allOf", []), {"pattern": NO_NUL_PATTERN}]
+        for value in node.values():
+            _add_no_nul_pattern(value)
+    elif isinstance(node, list):
+        for value in node:
+            _add_no_nul_pattern(value)

@@ -24,9 +24,12 @@ Bounds (also in the README and the ingest API docs):
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
 MAX_TOKENS: Final = 10**12
 MAX_PRICE_PER_MTOK: Final = Decimal(1_000_000)
@@ -53,6 +56,37 @@ def timestamp_problem(value: datetime) -> str | None:
         return (f"timestamp {value.isoformat()} is outside {EARLIEST_TIMESTAMP.date()}"
                 f"..{LATEST_TIMESTAMP.date()}, the range TokenTally stores")
     return None
+
+
+_RFC3339_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """An RFC 3339 time as text (or a Python ``datetime``); pydantic alone also reads ``0.5`` or
+    ``1700000000`` as seconds since 1970, which no API here documents."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339_START.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 time with its offset, e.g. 2026-11-03T10:00:00Z")
+
+
+def _storable(value: datetime) -> datetime:
+    if problem := timestamp_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text),
+                        WithJsonSchema({"type": "string", "format": "date-time"}, mode="validation")]
+"""A time an API reads: RFC 3339 text with an offset (``2026-11-03T10:00:00Z``)."""
+
+_STORABLE_PATTERN = ("^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                     "(\\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$")
+StorableTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable),
+                         WithJsonSchema({"type": "string", "format": "date-time", "pattern": _STORABLE_PATTERN,
+                                         "description": "RFC 3339, from 2000-01-01 (inclusive) to 2100-01-01."},
+                                        mode="validation")]
+"""A time an API reads that is stored: RFC 3339 text within ``EARLIEST_TIMESTAMP``..``LATEST_TIMESTAMP``
+(the pattern documents the range: years 2000 to 2099)."""
 
 
 def decimal_problem(text: str | Decimal, *, scale: int, integer_digits: int) -> str | None:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from libs.common.api import install_error_handlers
+from libs.common.api import document_storable_text, install_error_handlers, refuse_unstorable_text
 from libs.common.auth import KeyRing
 from libs.common.clickhouse import connect, ensure_schema
 from libs.common.docs import serve_docs_offline
@@ -102,7 +102,7 @@ def create_app(
             await app.state.clickhouse.close()
 
     app = FastAPI(title="TokenTally invoicing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=DESCRIPTION, openapi_tags=TAGS)
+                  description=DESCRIPTION, openapi_tags=TAGS, dependencies=[Depends(refuse_unstorable_text)])
     serve_docs_offline(app)
     app.state.settings = settings
     app.state.keyring = keyring  # read by libs.common.api.current_principal
@@ -110,6 +110,7 @@ def create_app(
     app.state.document_amounts = {}  # issued documents' per-month amounts by number (bodies never change)
     app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
+    document_storable_text(app)
     app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every POST
     app.include_router(agency.router)
     app.include_router(clients.router)

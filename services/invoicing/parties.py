@@ -14,7 +14,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from babel import localedata
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, WithJsonSchema
+
+from libs.common.inputs import trimmed_text, whole_number
+from libs.common.money import decimal_input
 
 __all__ = [
     "AgencyProfile",
@@ -30,13 +34,30 @@ __all__ = [
 ]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = trimmed_text(min_length=1, max_length=200)
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 #: ISO 3166-1 alpha-2 country code, upper case (what Xero's and QuickBooks' imports take).
 CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"), AfterValidator(str.upper)]
 
+_LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+#: Every Babel locale of that shape: the document lists them, so none it allows fails at render time.
+LOCALES = tuple(sorted(name for name in localedata.locale_identifiers() if _LOCALE_PATTERN.match(name)))
+
+
+def _known_locale(value: str) -> str:
+    if value not in LOCALES:
+        raise ValueError(f"unknown locale {value[:20]!r}; use a Babel locale such as en_US, en_GB, fr_FR or de_DE")
+    return value
+
+
+DocumentLocale = Annotated[str, AfterValidator(_known_locale),
+                           WithJsonSchema({"type": "string", "enum": list(LOCALES)}, mode="validation")]
+
 MAX_LOGO_BYTES = 256 * 1024
 _LOGO_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+_BASE64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)"
+LOGO_PATTERN = rf"^data:image/(?:png|jpeg|svg\+xml);base64,{_BASE64}$"
+"""What the OpenAPI document declares for ``logo``: the check below accepts exactly these."""
 _DATA_URI = re.compile(r"^data:(?P<type>[a-z+/]+);base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
 
 
@@ -47,6 +68,8 @@ def _logo_data_uri(value: str) -> str:
         raise ValueError("logo must be a data URI: data:image/png;base64,<bytes> (png, jpeg or svg+xml)")
     if match["type"] not in _LOGO_TYPES:
         raise ValueError(f"logo type {match['type']} is not one of {', '.join(_LOGO_TYPES)}")
+    if re.fullmatch(LOGO_PATTERN, value) is None:
+        raise ValueError("logo is not valid base64 (no spaces or line breaks, padded with '=')")
     try:
         size = len(base64.b64decode(match["data"], validate=False))
     except (binascii.Error, ValueError) as exc:
@@ -57,12 +80,14 @@ def _logo_data_uri(value: str) -> str:
 
 
 #: A tax rate in percent (``20`` for 20% VAT), at most 4 decimals; written as a plain JSON string.
-TaxPercent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4),
+TaxPercent = Annotated[decimal_input(places=4, maximum=100, example="20"),
                        PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json")]
 InvoicePrefix = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{0,16}$")]
-PaymentTermsDays = Annotated[int, Field(ge=0, le=365)]
+PaymentTermsDays = whole_number(ge=0, le=365)
 
-Logo = Annotated[str, StringConstraints(max_length=MAX_LOGO_BYTES * 4 // 3 + 100), AfterValidator(_logo_data_uri)]
+Logo = Annotated[str, StringConstraints(max_length=MAX_LOGO_BYTES * 4 // 3 + 100), AfterValidator(_logo_data_uri),
+                 WithJsonSchema({"type": "string", "pattern": LOGO_PATTERN,
+                                 "maxLength": MAX_LOGO_BYTES * 4 // 3 + 100}, mode="validation")]
 
 
 class PostalAddress(BaseModel):
@@ -101,7 +126,7 @@ class AgencyProfile(BaseModel):
     """Free text printed under "How to pay", e.g. IBAN and BIC, one per line."""
     invoice_prefix: InvoicePrefix = "TT"
     footer: LongText = ""
-    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
+    locale: DocumentLocale = "en_US"
     """How numbers, money and dates are written on documents (Babel locale)."""
 
 

@@ -1,8 +1,9 @@
 """API shapes: ``ClientUpdate`` in, ``Client`` / ``Invoice`` / ``InvoiceSummary`` out.
 
 Money, prices and percentages are ``Decimal`` and travel as JSON strings. Inputs accept
-strings or numbers (``"12.5"`` or ``12.5``) but never more decimals than ClickHouse
-stores, so nothing is silently cut when saved.
+text (``"12.5"``) or whole numbers (``12``), never a JSON number with a fraction (a float
+in most senders), and never more decimals than ClickHouse stores, so nothing is silently
+cut when saved (``libs.common.money.decimal_input``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pydantic import (
     field_validator,
 )
 
+from libs.common.inputs import Flag, trimmed_text, whole_number
+from libs.common.money import decimal_input
 from services.invoicing.amounts import plain
 from services.invoicing.parties import BillTo
 
@@ -54,11 +57,11 @@ def _fixed_point(value: Decimal) -> Decimal:
 DecimalText = Annotated[Decimal, PlainSerializer(plain, return_type=str, when_used="json")]
 
 # Inputs, bounded by their ClickHouse columns: Decimal(9, 4) and Decimal(38, 2).
-MarkupPercent = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=4), AfterValidator(_fixed_point)]
-Budget = Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=2), AfterValidator(_fixed_point)]
-Threshold = Annotated[Decimal, Field(gt=0, le=10, decimal_places=4), AfterValidator(_fixed_point)]
+MarkupPercent = Annotated[decimal_input(places=4, maximum=1000, example="25"), AfterValidator(_fixed_point)]
+Budget = Annotated[decimal_input(places=2, integer_digits=36, example="500.00"), AfterValidator(_fixed_point)]
+Threshold = Annotated[decimal_input(places=4, maximum=10, positive=True, example="0.8"), AfterValidator(_fixed_point)]
 BudgetBasis = Literal["billed", "cost"]
-ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ClientName = trimmed_text(min_length=1, max_length=200)
 
 
 def _apprise_accepts(url: str) -> str:
@@ -80,7 +83,8 @@ class ClientUpdate(BaseModel):
     markup_percent: MarkupPercent | None = None
     """Omitted or null: the service's default markup (``TOKENTALLY_DEFAULT_MARKUP_PERCENT``)."""
     monthly_budget: Budget | None = None
-    alert_thresholds: Annotated[list[Threshold], Field(max_length=MAX_THRESHOLDS)] = Field(
+    alert_thresholds: Annotated[list[Threshold], Field(max_length=MAX_THRESHOLDS,
+                                                        json_schema_extra={"uniqueItems": True})] = Field(
         default_factory=lambda: list(DEFAULT_THRESHOLDS)
     )
     """Fractions of ``monthly_budget`` at which to alert (1.0 = the whole budget)."""
@@ -237,7 +241,7 @@ class DocumentSummary(BaseModel):
 class VoidRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    reason: trimmed_text(min_length=3, max_length=500)  # type: ignore[valid-type]
     """Why the invoice is void: kept with it for the auditors."""
 
 
@@ -246,9 +250,9 @@ class ClientInvoicing(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto_issue: bool = True
+    auto_issue: Flag = True
     """False keeps the client's months as drafts until issued by hand."""
-    grace_hours: Annotated[int, Field(ge=0, le=24 * 90)] | None = None
+    grace_hours: whole_number(ge=0, le=24 * 90) | None = None  # type: ignore[valid-type]
     """Hours after the month ends before it is issued automatically; None: the agency's default."""
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from libs.common.errors import NotFound
 from libs.common.events import UNIT_BUCKETS
-from libs.common.money import CENT, markup_of, round_cents, tax_of
+from libs.common.money import markup_of, round_cents, tax_of
 from libs.common.periods import Period
 from libs.common.settings import BillingDefaults
 from services.invoicing.amounts import trim, usd
@@ -190,7 +190,7 @@ def client_from_update(
         markup_percent=trim(
             update.markup_percent if update.markup_percent is not None else defaults.default_markup_percent
         ),
-        monthly_budget=update.monthly_budget.quantize(CENT) if update.monthly_budget is not None else None,
+        monthly_budget=round_cents(update.monthly_budget) if update.monthly_budget is not None else None,
         alert_thresholds=[trim(t) for t in update.alert_thresholds],
         notify=list(update.notify),
         budget_basis=update.budget_basis or (existing.budget_basis if existing is not None else "billed"),

@@ -28,7 +28,7 @@ from pydantic import (
 
 from libs.common.events import UNIT_BUCKETS, AppliedPrice, Name
 from libs.common.ids import IDENTIFIER_PATTERN
-from libs.common.limits import timestamp_problem
+from libs.common.limits import StorableTime
 from libs.common.money import PricePerMTok
 
 __all__ = ["OverrideId", "PriceOverride", "PriceOverrideCreate"]
@@ -51,8 +51,8 @@ class PriceOverrideCreate(BaseModel):
 
     provider: Name
     model: Name
-    effective_from: AwareDatetime
-    effective_to: AwareDatetime | None = None
+    effective_from: StorableTime
+    effective_to: StorableTime | None = None
     """Exclusive end; ``None`` means open-ended."""
     input_per_mtok: PricePerMTok
     output_per_mtok: PricePerMTok
@@ -74,13 +74,6 @@ class PriceOverrideCreate(BaseModel):
     output_image_per_mtok: PricePerMTok | None = None
     """Generated image tokens; no default."""
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
-
-    @field_validator("effective_from", "effective_to")
-    @classmethod
-    def _storable(cls, value: datetime | None) -> datetime | None:
-        if value is not None and (problem := timestamp_problem(value)):
-            raise ValueError(problem)
-        return value
 
     @field_validator("effective_to")
     @classmethod

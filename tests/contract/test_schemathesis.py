@@ -52,7 +52,7 @@ def stack(kafka_bootstrap: str, clickhouse_url: str, postgres_url: str,
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("service", ["alerts", "aggregator"])
+@pytest.mark.parametrize("service", ["ingest", "pricing", "invoicing", "alerts", "aggregator"])
 def test_openapi_document_matches_the_service(stack: Pipeline, service: str, tmp_path: Path) -> None:
     url = stack.services[service].url
     command = [

@@ -18,13 +18,14 @@ def error_locations(body: dict) -> list[tuple]:
 
 
 def test_defaults_and_normalisation() -> None:
-    update = ClientUpdate.model_validate({"name": "  Acme  ", "alert_thresholds": ["1.0", 0.5, "0.8"]})
+    update = ClientUpdate.model_validate({"name": "  Acme  ", "alert_thresholds": ["1.0", "0.5", "0.8"]})
 
     assert update.name == "Acme"
     assert update.markup_percent is None  # the service default applies
     assert update.alert_thresholds == [Decimal("0.5"), Decimal("0.8"), Decimal("1.0")]
     assert ClientUpdate(name="x").alert_thresholds == [Decimal("0.5"), Decimal("0.8"), Decimal("1.0")]
-    assert ClientUpdate.model_validate({"name": "x", "markup_percent": "1e2"}).markup_percent == Decimal("100")
+    assert ClientUpdate.model_validate({"name": "x", "markup_percent": 100}).markup_percent == Decimal("100")
+    assert ClientUpdate.model_validate({"name": "x", "markup_percent": 25.0}).markup_percent == Decimal("25")
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,9 @@ def test_defaults_and_normalisation() -> None:
         ({"name": "x", "markup_percent": "1000.0001"}, ("markup_percent",)),
         ({"name": "x", "markup_percent": "12.34567"}, ("markup_percent",)),
         ({"name": "x", "markup_percent": "NaN"}, ("markup_percent",)),
+        ({"name": "x", "markup_percent": 12.5}, ("markup_percent",)),  # a float: decimals travel as text
+        ({"name": "x", "markup_percent": "1e2"}, ("markup_percent",)),  # text means digits, as documented
+        ({"name": "x", "markup_percent": True}, ("markup_percent",)),
         ({"name": "x", "monthly_budget": "-0.01"}, ("monthly_budget",)),
         ({"name": "x", "monthly_budget": "10.001"}, ("monthly_budget",)),
         ({"name": "x", "alert_thresholds": [0]}, ("alert_thresholds", 0)),

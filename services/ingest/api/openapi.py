@@ -30,7 +30,7 @@ def document_request_bodies(app: FastAPI) -> None:
         schemas["UsageEventIn"] = event
         ref = {"$ref": "#/components/schemas/UsageEventIn"}
         spec["paths"]["/v1/events"]["post"]["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"oneOf": [ref, {"type": "array", "items": ref, "minItems": 1,
+            "application/json": {"schema": {"oneOf": [ref, {"type": "array", "items": ref,
                                                              "maxItems": MAX_BATCH_ITEMS}]}},
             "application/x-ndjson": {"schema": {"type": "string",
                                                 "description": "One UsageEventIn JSON object per line."}},

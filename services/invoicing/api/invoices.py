@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from libs.common.api import Forbidden
+from libs.common.api import Forbidden, error_responses
 from libs.common.errors import InvalidInput, NotFound
 from libs.common.periods import PERIOD_PATTERN, parse_period
 from services.invoicing import service
@@ -98,7 +98,7 @@ async def get_invoice(
     return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
 
 
-@router.post("/v1/clients/{client_id}/invoices/{period}/issue", response_model=Invoice)
+@router.post("/v1/clients/{client_id}/invoices/{period}/issue", response_model=Invoice, responses=error_responses(409))
 async def issue_invoice(client_id: ClientIdPath, period: PeriodPath, _: AdminCaller, desk: Desk) -> Invoice | Response:
     """Issue the month now (admin): number it and freeze it. Calling it again returns the same invoice.
 
@@ -109,19 +109,23 @@ async def issue_invoice(client_id: ClientIdPath, period: PeriodPath, _: AdminCal
     return _json(document_invoice(stored), stored)
 
 
-@router.post("/v1/invoices/{number}/pay", response_model=DocumentSummary)
+@router.post("/v1/invoices/{number}/pay", response_model=DocumentSummary, responses=error_responses(409))
 async def pay(number: str, _: AdminCaller, desk: Desk) -> DocumentSummary:
     """Mark an issued invoice paid (admin)."""
     return _summary(await desk.mark_paid(number))
 
 
-@router.post("/v1/invoices/{number}/void", response_model=DocumentSummary)
+@router.post("/v1/invoices/{number}/void", response_model=DocumentSummary, responses=error_responses(409))
 async def void(number: str, body: VoidRequest, _: AdminCaller, desk: Desk) -> DocumentSummary:
     """Void an issued invoice (admin), with a reason. It keeps its number; the month can then be issued again."""
     return _summary(await desk.void(number, body.reason))
 
 
-@router.get("/v1/documents/{number}", response_model=Invoice)
+_DOCUMENT_FORMATS = {200: {"content": {"text/csv": {}, "application/pdf": {}},
+                           "description": "The document (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}}
+
+
+@router.get("/v1/documents/{number}", response_model=Invoice, responses=_DOCUMENT_FORMATS)
 async def get_document(
     number: str, _: AdminCaller, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
@@ -139,8 +143,7 @@ async def get_document(
     "/v1/clients/{client_id}/documents/{number}",
     response_model=Invoice,
     summary="One of the client's issued invoices or credit notes (JSON, CSV or PDF)",
-    responses={200: {"content": {"text/csv": {}, "application/pdf": {}},
-                     "description": "The document (JSON, or CSV with `?format=csv`, PDF with `?format=pdf`)."}},
+    responses=_DOCUMENT_FORMATS,
 )
 async def get_client_document(
     client_id: ReadableClientId, number: str, desk: Desk, output: Format = "json",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
 __all__ = [
     "AccountingCodes",
@@ -76,12 +76,20 @@ class MappingRule(AccountingCodes):
     model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
+_COMPLETE_CODES = {
+    "type": "object", "additionalProperties": False, "required": ["item_code", "account_code", "tax_type"],
+    "properties": {name: {"type": "string", "maxLength": 100} for name in ("item_code", "account_code", "tax_type")},
+    "description": "Codes for any field nothing more specific sets: all three, `\"\"` for an empty column.",
+}
+"""The fallback as documented: every field given, none null (``_complete_fallback`` checks the same)."""
+
+
 class AccountingMapping(BaseModel):
     """An agency's mapping for one accounting system (``PUT`` replaces it whole)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fallback: AccountingCodes
+    fallback: Annotated[AccountingCodes, WithJsonSchema(_COMPLETE_CODES, mode="validation")]
     """Used for any field nothing more specific sets; every field must be given."""
     defaults: dict[LineKind, AccountingCodes] = Field(default_factory=dict)
     rules: Annotated[list[MappingRule], Field(max_length=1000)] = Field(default_factory=list)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.common.api import CurrentPrincipal, require_admin
+from libs.common.api import CurrentPrincipal, error_responses, require_admin
 from libs.common.events import UsageRecorded
 from services.pricing.dead_letter_store import DeadLetterFilter, DeadLetterRecord
 from services.pricing.dependencies import Admin
@@ -62,7 +62,7 @@ async def get_dead_letter(letter_id: LetterId, admin: Admin, principal: CurrentP
     return await admin.letters().get(letter_id)
 
 
-@router.post("/{letter_id}/redrive")
+@router.post("/{letter_id}/redrive", responses=error_responses(409))
 async def redrive_dead_letter(letter_id: LetterId, admin: Admin, principal: CurrentPrincipal,
                               body: RedriveRequest | None = None) -> Redriven:
     """Publish the event again (with ``fix`` applied) to be priced and billed; 409 if not pending."""
@@ -71,7 +71,7 @@ async def redrive_dead_letter(letter_id: LetterId, admin: Admin, principal: Curr
     return Redriven(letter=letter, event=event)
 
 
-@router.post("/{letter_id}/discard")
+@router.post("/{letter_id}/discard", responses=error_responses(409))
 async def discard_dead_letter(letter_id: LetterId, admin: Admin, principal: CurrentPrincipal,
                               body: DiscardRequest | None = None) -> DeadLetterRecord:
     """Mark it as not to be billed, with a note; 409 if not pending."""

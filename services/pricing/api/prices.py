@@ -7,12 +7,12 @@ on its own invoice lines, nothing more.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from libs.common.api import CurrentPrincipal, require_admin
+from libs.common.limits import Rfc3339Time
 from services.pricing.dependencies import Admin
 from services.pricing.overrides import PriceOverride, PriceOverrideCreate
 from services.pricing.price_book import PriceExplanation
@@ -39,7 +39,7 @@ async def explain_price(
     model: str,
     admin: Admin,
     principal: CurrentPrincipal,
-    at: Annotated[datetime | None, Query(description="RFC 3339 time; default now")] = None,
+    at: Annotated[Rfc3339Time | None, Query(description="RFC 3339 time; default now")] = None,
 ) -> PriceExplanation:
     """The price that applies to a model at a time, and why (admin only: it shows override prices)."""
     require_admin(principal)
