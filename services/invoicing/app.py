@@ -18,7 +18,7 @@ from services.invoicing.catchup import KafkaPipeline, Pipeline
 from services.invoicing.exports.service import AccountingExports
 from services.invoicing.exports.store import MappingStore
 from services.invoicing.db.migrate import upgrade
-from services.invoicing.idempotency import IdempotencyMiddleware
+from services.invoicing.idempotency import IdempotencyMiddleware, document_idempotency
 from services.invoicing.issuing import InvoiceDesk
 from services.invoicing.ledger import Ledger, connect_pool
 from services.invoicing.openapi import DESCRIPTION, TAGS
@@ -111,7 +111,8 @@ def create_app(
     app.state.pipeline = pipeline if pipeline is not None else KafkaPipeline(settings.kafka, settings.pipeline)
     install_error_handlers(app)
     document_storable_text(app)
-    app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every POST
+    app.add_middleware(IdempotencyMiddleware)  # Idempotency-Key on every write
+    document_idempotency(app)
     app.include_router(agency.router)
     app.include_router(clients.router)
     app.include_router(billing.router)

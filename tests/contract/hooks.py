@@ -10,6 +10,8 @@ problem, any other status, or any other check still fails the run.
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +61,23 @@ WAIVERS = (
 )
 
 _INGEST_RULES = ("timestamp", "unrecognised usage object", "usage:")
+
+
+@schemathesis.hook
+def map_headers(ctx: Any, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """A fresh ``Idempotency-Key`` for every request that sends a valid one.
+
+    Schemathesis would send the document's example key (or the same short one) with unrelated
+    requests; invoicing rightly answers those with a 409 (the key was used for another request),
+    so the run would never reach the routes' own logic. Invalid keys are left as generated: the
+    422 for them is still tested.
+    """
+    if headers and re.match(_KEY_PATTERN, headers.get("Idempotency-Key", "")):
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    return headers
+
+
+_KEY_PATTERN = "^[!-~]([ -~]*[!-~])?$"  # services.invoicing.idempotency.KEY_PATTERN
 
 
 @schemathesis.hook

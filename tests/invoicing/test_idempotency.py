@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import AsyncExitStack
 
 import asyncpg
@@ -60,3 +61,32 @@ async def test_a_retried_post_gets_the_first_answer_and_a_different_body_is_a_co
         await connection.close()
     assert [(r["key"], r["status_code"]) for r in kept] == [
         ("issue-1", 200), ("k-1", 201), ("pay-1", 200), ("pay-2", 409), ("pay-3", 201), ("void-1", 200)]
+
+
+def test_every_write_documents_the_idempotency_key() -> None:
+    from services.invoicing.app import create_app
+    from services.invoicing.idempotency import KEY_PATTERN
+
+    spec = create_app(InvoicingSettings()).openapi()
+    writes = [(path, method, operation) for path, item in spec["paths"].items()
+              for method, operation in item.items() if method in ("post", "put", "patch", "delete")]
+    assert len(writes) >= 10
+    for path, method, operation in writes:
+        header = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header and header[0]["in"] == "header" and not header[0]["required"], (path, method)
+        assert {"409", "422"} <= operation["responses"].keys(), (path, method)
+        success = [answer for code, answer in operation["responses"].items() if code.startswith("2")]
+        assert all("Idempotent-Replayed" in answer["headers"] for answer in success), (path, method)
+    assert spec["paths"]["/v1/clients"]["get"].get("parameters", []) == []  # reads take no key
+    assert re.match(KEY_PATTERN, "6f1c2a9e-4f0b-4a53-9d55-0c5bd0a4b8a1")
+    assert not re.match(KEY_PATTERN, " padded ") and not re.match(KEY_PATTERN, "caf\u00e9")
+
+
+async def test_a_method_no_route_serves_is_a_405_whatever_the_key(
+    settings: InvoicingSettings, clock: Clock  # noqa: F811
+) -> None:
+    async with AsyncExitStack() as stack:
+        api = await _api(stack, settings.model_copy(update={"webhooks": False, "kafka_events": False}), clock)
+        for _ in range(2):  # the second time too: nothing was stored under the key
+            reply = await api.put("/v1/webhooks/endpoints", json={}, headers={**auth(ADMIN), "Idempotency-Key": "k"})
+            assert reply.status_code == 405 and reply.headers["allow"] == "GET, POST"
