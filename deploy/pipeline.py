@@ -172,12 +172,14 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, keys: Sequence[Mappi
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...] = PIPELINE_SERVICES, *,
-                   admin_key: str, ingest_key: str, replicas: Mapping[str, int] | None = None) -> Pipeline:
+                   admin_key: str, ingest_key: str, replicas: Mapping[str, int] | None = None,
+                   modules: Mapping[str, str] | None = None) -> Pipeline:
     """Start ``names`` in order, each once ready; on any failure stop those already started.
 
     ``replicas`` runs more instances of a service (``{"aggregator": 2}``): the extra ones are
     ``aggregator-2``… in ``services``, with their own log and HTTP port, in the same consumer
-    groups, so Kafka splits the partitions between them.
+    groups, so Kafka splits the partitions between them. ``modules`` runs another module for a
+    service than ``services.<name>`` (the e2e alerts tests run one with its clock pinned).
     """
     pipeline = Pipeline(env=env, admin_key=admin_key, ingest_key=ingest_key)
     try:
@@ -185,7 +187,7 @@ def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...] = 
             for number in range(1, (replicas or {}).get(name, 1) + 1):
                 key = name if number == 1 else f"{name}-{number}"
                 service_env = env if number == 1 else {**env, **_fresh_port(name)}
-                service = ServiceProcess(name, service_env, log_dir / f"{key}.log")
+                service = ServiceProcess(name, service_env, log_dir / f"{key}.log", module=(modules or {}).get(name))
                 pipeline.services[key] = service  # before start: one that never gets ready is stopped too
                 service.start()
     except BaseException:

@@ -35,6 +35,8 @@ class ServiceProcess:
     name: str
     env: dict[str, str]
     log_path: Path
+    module: str | None = None
+    """What ``python -m`` runs; ``services.<name>`` unless set (tests pin the alerts clock this way)."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -55,7 +57,7 @@ class ServiceProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
+                [sys.executable, "-m", self.module or f"services.{self.name}"],
                 cwd=PROJECT_ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

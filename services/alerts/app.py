@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import apprise
 from fastapi import FastAPI
@@ -73,7 +74,9 @@ class AlertsRuntime:
         return self.service
 
 
-def create_app(settings: AlertsSettings | None = None) -> FastAPI:
+def create_app(settings: AlertsSettings | None = None, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The alerts app; ``clock`` (the real one unless given) picks the budget period and the point of
+    the month forecasts project from."""
     settings = settings if settings is not None else get_settings()
     keyring = KeyRing.from_json(settings.auth.api_keys.get_secret_value())
     runtime = AlertsRuntime(settings=settings, instance=f"{socket.gethostname()}:{os.getpid()}")
@@ -102,7 +105,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         store = AlertStore(clickhouse)
         deliverer = Deliverer(store, AppriseNotifier(settings.send_timeout_seconds), settings.retry_policy,
                               runtime.instance)
-        runtime.service = AlertService(store, deliverer, ownership, settings, runtime.instance)
+        runtime.service = AlertService(store, deliverer, ownership, settings, runtime.instance, clock=clock)
         await broker.start()
         await monitor.start()
         sweeper = asyncio.create_task(runtime.service.sweep_forever(runtime.wake))

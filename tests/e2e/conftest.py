@@ -48,8 +48,9 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dic
                                postgres_url=_POSTGRES[0], **settings)
 
 
-def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...]) -> Pipeline:
-    return start_shared_pipeline(env, log_dir, names, admin_key=ADMIN_KEY, ingest_key=INGEST_KEY)
+def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...],
+                   modules: dict[str, str] | None = None) -> Pipeline:
+    return start_shared_pipeline(env, log_dir, names, admin_key=ADMIN_KEY, ingest_key=INGEST_KEY, modules=modules)
 
 
 @pytest.fixture(scope="module")

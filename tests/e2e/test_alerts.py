@@ -4,7 +4,7 @@ Real receivers run in the test process: an HTTP server recording Slack-webhook-s
 (apprise's generic ``json://`` webhook with its payload mapped to Slack's ``{"text": ...}``,
 since ``hooks.slack.com`` is out of reach offline) and an SMTP server (aiosmtpd) for
 ``mailto://`` in plain, no-TLS mode. Prices come from a pricing override ($1 per million
-tokens) so every spend is exact; the alerts service runs with ``ALERTS_NOW`` pinned to
+tokens) so every spend is exact; the alerts service runs with its clock pinned (``tests/e2e/pinned_alerts.py``) to
 2026-10-20 12:00 UTC (19.5 of October's 31 days gone: a linear projection is spend × 31/19.5).
 """
 
@@ -48,7 +48,7 @@ NOW = "2026-10-20T12:00:00Z"
 MODEL = "gpt-alerts"
 SERVICES = ("pricing", "aggregator", "invoicing", "alerts", "ingest")
 ALERTS_ENV = {
-    "ALERTS_NOW": NOW,
+    "TEST_ALERTS_NOW": NOW,
     "ALERTS_SWEEP_SECONDS": "1",
     "ALERTS_RETRY_BASE_SECONDS": "0.2",
     "ALERTS_MAX_ATTEMPTS": "5",
@@ -223,7 +223,7 @@ def rig(kafka_bootstrap: str, clickhouse_url: str, tmp_path_factory: pytest.Temp
     smtp.start()
     env = {**pipeline_env(kafka_bootstrap, clickhouse_url), **ALERTS_ENV}
     log_dir = tmp_path_factory.mktemp("alerts-logs")
-    pipeline = start_pipeline(env, log_dir, SERVICES)
+    pipeline = start_pipeline(env, log_dir, SERVICES, modules={"alerts": "tests.e2e.pinned_alerts"})
     try:
         pipeline.add_price("openai", MODEL, "1.00")
         yield AlertsRig(pipeline, slack, mail, log_dir)
@@ -410,7 +410,7 @@ def test_two_instances_split_the_clients_and_send_each_alert_once(rig: AlertsRig
     paths = {c: rig.watch(c, "10.00", ["1.0"], mail=False)[0] for c in clients}
 
     second = ServiceProcess("alerts", {**rig.alerts.env, "ALERTS_PORT": str(free_port())},
-                            rig.log_dir / "alerts-2.log")
+                            rig.log_dir / "alerts-2.log", module=rig.alerts.module)
     second.start()
     try:
         wait_until(lambda: _owns_some(second.log_path), 30, "the second instance to get partitions")
@@ -466,7 +466,7 @@ def test_a_new_month_starts_a_new_period(rig: AlertsRig) -> None:
     rig.spend(client, 90)
     wait_until(lambda: rig.slack.accepted(path) and rig.mail.to(address), 30, "October's message")
 
-    rig.restart_alerts(ALERTS_NOW="2026-11-10T12:00:00Z")
+    rig.restart_alerts(TEST_ALERTS_NOW="2026-11-10T12:00:00Z")
     try:
         quiet_for(1.5)
         assert len(rig.slack.all_posts(path)) == 1  # October is not November's business
@@ -483,4 +483,4 @@ def test_a_new_month_starts_a_new_period(rig: AlertsRig) -> None:
             ("2026-11", "threshold", "delivered"), ("2026-11", "forecast", "covered"),
         }
     finally:
-        rig.restart_alerts(ALERTS_NOW=NOW)
+        rig.restart_alerts(TEST_ALERTS_NOW=NOW)
