@@ -62,9 +62,18 @@ _ERROR_MEANINGS = {
 }
 
 
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "How to authenticate.", "required": True,
+                               "schema": {"type": "string", "const": "Bearer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,
+                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the error answers a route really gives, with their body."""
-    return {code: {"model": ErrorBody, "description": _ERROR_MEANINGS[code]} for code in codes}
+    """OpenAPI ``responses`` for the error answers a route really gives, with their body (and headers)."""
+    return {code: {"model": ErrorBody, "description": _ERROR_MEANINGS[code],
+                   **({"headers": _ERROR_HEADERS[code]} if code in _ERROR_HEADERS else {})} for code in codes}
 
 
 _ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -190,6 +199,8 @@ def _document_operation(path: str, operation: dict[str, Any]) -> None:
         codes.add(422)
     for code in sorted(codes):
         answer = responses.setdefault(str(code), {"description": _ERROR_MEANINGS[code]})
+        if code in _ERROR_HEADERS:
+            answer["headers"] = {**_ERROR_HEADERS[code], **answer.get("headers", {})}
         content = answer.setdefault("content", {}).setdefault("application/json", {})
         schema = content.get("schema")
         if schema is None or "HTTPValidationError" in _json_text(schema):

@@ -79,6 +79,9 @@ def test_every_route_documents_the_errors_it_gives_with_the_error_body() -> None
     for code, answer in _responses(spec, "/things/{name}", "get").items():
         if code != "200":
             assert answer["content"]["application/json"]["schema"] == error, code
+    answers = _responses(spec, "/things", "get")
+    assert answers["401"]["headers"]["WWW-Authenticate"]["schema"] == {"type": "string", "const": "Bearer"}
+    assert answers["503"]["headers"]["Retry-After"]["required"] is True
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert spec["components"]["schemas"]["ErrorBody"]["required"] == ["error", "detail"]
     assert spec["components"]["securitySchemes"] == {"HTTPBearer": {"type": "http", "scheme": "bearer"}}
