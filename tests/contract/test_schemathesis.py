@@ -36,6 +36,7 @@ HOOKS = "tests.contract.hooks"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261202")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
+CLIENT, PERIOD = "contract-acme", "2026-10"
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +58,28 @@ def letters(stack: Pipeline) -> list[str]:
             await producer.stop()
 
     asyncio.run(publish())
-    found = wait_until(lambda: [letter["letter_id"] for letter in stack.api("pricing").get("/v1/dead-letters").json()
-                                if letter["client_id"] == "contract"] or None, 60, "three dead letters")
-    return found
+    def listed() -> list[str] | None:
+        found = [letter["letter_id"] for letter in stack.api("pricing").get("/v1/dead-letters").json()
+                 if letter["client_id"] == "contract"]
+        return found if len(found) == 3 else None
+
+    return wait_until(listed, 60, "three dead letters")
+
+
+@pytest.fixture(scope="module")
+def billed_client(stack: Pipeline) -> str:
+    """A client with usage in ``PERIOD`` (priced from the catalog, stored), so the invoice, usage and
+    document routes are tested on a real month with lines, not only on empty or unknown ones."""
+    stack.put_client(CLIENT, markup_percent="25")
+    events = [{"event_id": f"contract-{number}", "client_id": CLIENT, "provider": provider, "model": model,
+               "timestamp": f"{PERIOD}-0{number + 1}T10:00:00Z", "input_tokens": 1000 * (number + 1),
+               "output_tokens": 300}
+              for number, (provider, model) in enumerate([("openai", "gpt-4o"), ("anthropic", "claude-3-5-sonnet"),
+                                                          ("openai", "gpt-4o-mini")])]
+    sent = stack.send(events, key=ADMIN_KEY)  # an admin key may send a month long closed
+    assert sent.status_code == 202, sent.text
+    stack.wait_for_events(CLIENT, PERIOD, len(events))
+    return CLIENT
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +98,18 @@ def stack(kafka_bootstrap: str, clickhouse_url: str, postgres_url: str,
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("service", ["ingest", "pricing", "invoicing", "alerts", "aggregator"])
-def test_openapi_document_matches_the_service(stack: Pipeline, letters: list[str], service: str,
-                                              tmp_path: Path) -> None:
+def test_openapi_document_matches_the_service(stack: Pipeline, letters: list[str], billed_client: str,
+                                              service: str, tmp_path: Path) -> None:
     url = stack.services[service].url
-    # Half the letter ids schemathesis sends are real letters, the others generated from the pattern.
+    # Half the ids schemathesis sends are real (letters, the billed client and month), the others
+    # generated from the document.
     config = tmp_path / "schemathesis.toml"
-    config.write_text(f"[dictionaries.letters]\nvalues = {json.dumps(letters)}\n\n[parameters]\n"
-                      '"path.letter_id" = { dictionary = "letters", probability = 0.5 }\n')
+    known = {"letters": letters, "clients": [billed_client], "periods": [PERIOD]}
+    config.write_text("".join(f"[dictionaries.{name}]\nvalues = {json.dumps(values)}\n\n"
+                              for name, values in known.items()) + "[parameters]\n" + "".join(
+        f'"{parameter}" = {{ dictionary = "{name}", probability = 0.5 }}\n'
+        for parameter, name in (("path.letter_id", "letters"), ("path.client_id", "clients"),
+                                ("path.period", "periods"), ("query.period", "periods"))))
     command = [
         str(Path(sys.executable).parent / "schemathesis"), "--no-color", "--config-file", str(config),
         "run", f"{url}/openapi.json",
