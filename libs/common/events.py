@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from libs.common.ids import ClientId
+from libs.common.inputs import trimmed_text
 from libs.common.money import DecimalStr, PricePerMTok
 
 __all__ = ["UNIT_BUCKETS", "ClientId", "UnitBucket"]  # ClientId re-exported: the one lives in libs.common.ids
@@ -65,7 +66,8 @@ IDEMPOTENCY_RULE = (
 )
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Name = trimmed_text(min_length=1, max_length=128)
+"""A provider or model name: trimmed, not blank (the document's pattern says so)."""
 TokenCount = Annotated[NonNegativeInt, Field(le=10**12)]
 
 MAX_TAGS = 32

@@ -52,7 +52,8 @@ def trimmed_text(*, min_length: int = 0, max_length: int) -> Any:
     elif min_length > 1:
         schema["pattern"] = f"\\S[\\s\\S]{{{min_length - 2},}}\\S"
     if min_length:
-        schema["description"] = f"Trimmed of surrounding spaces; at least {min_length} characters then."
+        schema["description"] = (f"Trimmed of surrounding spaces, then at least {min_length} "
+                                 f"character{'s' if min_length > 1 else ''}.")
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
                      WithJsonSchema(schema, mode="validation")]
 

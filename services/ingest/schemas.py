@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic_core import PydanticCustomError
 
 from libs.common.events import IDEMPOTENCY_RULE, ClientId, EventId, Name, Tags, TokenUsage
+from libs.common.inputs import trimmed_text
 from libs.common.usage import Count, UsageMappingError, usage_buckets
 from services.ingest.timestamps import Timestamp
 
@@ -20,7 +21,7 @@ __all__ = ["MAX_BATCH_ITEMS", "TOKEN_FIELDS", "FieldError", "Rejection", "UsageE
 MAX_BATCH_ITEMS = 10_000
 TOKEN_FIELDS = tuple(TokenUsage.model_fields)
 
-Provider = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=128)]
+Provider = Annotated[trimmed_text(min_length=1, max_length=128), StringConstraints(to_lower=True)]
 Project = Annotated[str, StringConstraints(max_length=128)]
 
 
