@@ -35,6 +35,8 @@ STAGE = "aggregator"
 
 def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[Any]) -> list[DeadLetter]:
     """Dead letters for refused events, each naming the message it came in."""
+    if not refused:  # the common case: no per-event index to build
+        return []
     source = {id(event): src for event, src in zip(decoded.events, decoded.sources, strict=True)}
     return [of_event(r.item, source.get(id(r.item), ""), r.reason, r.error_class) for r in refused]
 

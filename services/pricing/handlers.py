@@ -33,6 +33,8 @@ CONSUMER = "pricing.recorded"
 
 def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[UsageRecorded]) -> list[DeadLetter]:
     """Dead letters naming the message each event came in (priced events by their event key)."""
+    if not refused:  # the common case: no per-event index to build
+        return []
     source = {(e.client_id, e.event_id): src for e, src in zip(decoded.events, decoded.sources, strict=True)}
     return [of_event(r.item, source.get((r.item.client_id, r.item.event_id), ""), r.reason, r.error_class)
             for r in refused]
