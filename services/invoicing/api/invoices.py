@@ -130,13 +130,7 @@ async def get_document(
     number: str, _: AdminCaller, desk: Desk, output: Format = "json",
 ) -> Invoice | Response:
     """An issued invoice or credit note by its number (admin); ``?format=pdf`` for its PDF."""
-    stored = await desk.ledger.by_number(number)
-    if stored is None:
-        raise NotFound(f"no document numbered '{number}'")
-    invoice = document_invoice(stored)
-    if output == "pdf":
-        return await _pdf(invoice, stored, desk)
-    return _csv(invoice, stored) if output == "csv" else _json(invoice, stored)
+    return await _document_response(await _by_number(desk, number), desk, output)
 
 
 @router.get(
@@ -150,11 +144,21 @@ async def get_client_document(
 ) -> Invoice | Response:
     """One of the client's issued invoices or credit notes by its number (admin, or that client's own key);
     ``?format=pdf`` for its PDF, the same bytes on every request. Another client's document is a 403."""
+    stored = await _by_number(desk, number)
+    if stored.client_id != client_id:
+        raise Forbidden(f"document '{number}' is not client '{client_id}''s")
+    return await _document_response(stored, desk, output)
+
+
+async def _by_number(desk: InvoiceDesk, number: str) -> StoredDocument:
     stored = await desk.ledger.by_number(number)
     if stored is None:
         raise NotFound(f"no document numbered '{number}'")
-    if stored.client_id != client_id:
-        raise Forbidden(f"document '{number}' is not client '{client_id}''s")
+    return stored
+
+
+async def _document_response(stored: StoredDocument, desk: InvoiceDesk, output: str) -> Invoice | Response:
+    """A stored document in the format asked for: its PDF as kept, its CSV, or its JSON with its lifecycle."""
     invoice = document_invoice(stored)
     if output == "pdf":
         return await _pdf(invoice, stored, desk)
