@@ -51,8 +51,7 @@ def parties_of(app: FastAPI) -> Parties:
 def exports_of(app: FastAPI) -> AccountingExports:
     """The accounting exports over the app's PostgreSQL pool."""
     state = app.state
-    return AccountingExports(Ledger(state.postgres), MappingStore(state.postgres), PartyStore(state.postgres),
-                             state.settings, state.clock)
+    return AccountingExports(Ledger(state.postgres), MappingStore(state.postgres), parties_of(app), state.clock)
 
 
 def retry_policy(settings: InvoicingSettings) -> RetryPolicy:

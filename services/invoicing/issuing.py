@@ -37,12 +37,12 @@ from services.invoicing.catchup import Pipeline
 from services.invoicing.csv_export import invoice_csv
 from services.invoicing.ledger import Ledger, NewDocument, StoredDocument
 from services.invoicing.parties import AgencyProfile
-from services.invoicing.profiles import Parties, settings_agency
+from services.invoicing.profiles import Parties
 from services.invoicing.repository import InvoicingRepository
 from services.invoicing.schemas import Invoice, InvoiceLine
 from services.invoicing.settings import InvoicingSettings
 
-__all__ = ["Clock", "InvoiceDesk", "Pending", "document_invoice", "issued_agency"]
+__all__ = ["Clock", "InvoiceDesk", "Pending", "document_invoice"]
 
 Clock = Callable[[], datetime]
 _ZERO = Decimal("0.00")
@@ -54,14 +54,6 @@ class Pending:
 
     invoice: Invoice
     credits: dict[str, list[InvoiceLine]]
-
-
-def issued_agency(document: StoredDocument, snapshots: dict[int, AgencyProfile],
-                  settings: InvoicingSettings) -> AgencyProfile:
-    """The profile ``document`` was issued under; the settings' for one issued before profiles existed."""
-    if document.agency_snapshot is None:
-        return settings_agency(settings)
-    return snapshots[document.agency_snapshot]
 
 
 def document_invoice(document: StoredDocument) -> Invoice:
@@ -87,7 +79,7 @@ class InvoiceDesk:
         """Who a document is from: an issued one's frozen profile; a draft's (None) the profile now."""
         if document is None:
             return await self.parties.agency_profile()
-        return (await self.agencies_of([document]))[document.number]
+        return (await self.parties.issued_agencies([document]))[document.number]
 
     async def document_pdf(self, document: StoredDocument) -> bytes:
         """An issued document's PDF in its current status: as first served, else rendered now and kept.
@@ -103,12 +95,6 @@ class InvoiceDesk:
 
         rendered = await asyncio.to_thread(render_pdf, document_of(document, await self.agency_of(document)))
         return await self.ledger.keep_pdf(document.number, document.status, rendered, self.clock())
-
-    async def agencies_of(self, documents: list[StoredDocument]) -> dict[str, AgencyProfile]:
-        """Each issued document's frozen agency profile, by number (one query for them all)."""
-        snapshots = await self.parties.store.snapshots(
-            d.agency_snapshot for d in documents if d.agency_snapshot is not None)
-        return {d.number: issued_agency(d, snapshots, self.settings) for d in documents}
 
     async def adjustments(
         self, client_id: str, period: Period, documents: list[StoredDocument], billed: dict[str, list[InvoiceLine]]

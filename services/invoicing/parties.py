@@ -11,7 +11,6 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from babel import localedata

@@ -9,10 +9,11 @@ without billing details is billed under its name, with no address and no tax.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.invoicing.amounts import trim
+from services.invoicing.ledger import StoredDocument
 from services.invoicing.parties import AgencyProfile, AgencyProfileOut, AgencyProfileUpdate, ClientBilling
 from services.invoicing.party_store import PartyStore
 from services.invoicing.settings import InvoicingSettings
@@ -48,6 +49,13 @@ class Parties:
         """The profile a document issued now is issued under."""
         stored = await self.store.agency()
         return stored[0] if stored is not None else settings_agency(self.settings)
+
+    async def issued_agencies(self, documents: Sequence[StoredDocument]) -> dict[str, AgencyProfile]:
+        """Each stored document's frozen agency profile, by number (one query for them all); the
+        settings' profile for documents issued before profiles existed."""
+        snapshots = await self.store.snapshots(d.agency_snapshot for d in documents if d.agency_snapshot is not None)
+        return {d.number: settings_agency(self.settings) if d.agency_snapshot is None else snapshots[d.agency_snapshot]
+                for d in documents}
 
     async def agency(self) -> AgencyProfileOut:
         stored = await self.store.agency()

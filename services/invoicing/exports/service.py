@@ -32,11 +32,9 @@ from services.invoicing.exports.mapping import (
     default_mapping,
 )
 from services.invoicing.exports.store import MappingStore
-from services.invoicing.issuing import issued_agency
 from services.invoicing.ledger import Ledger, StoredDocument
 from services.invoicing.parties import AgencyProfile
-from services.invoicing.party_store import PartyStore
-from services.invoicing.settings import InvoicingSettings
+from services.invoicing.profiles import Parties
 
 __all__ = ["AccountingExports", "ExportBasis", "ExportFile", "FileKind", "export_bytes"]
 
@@ -82,12 +80,11 @@ class AccountingExports:
     client billing change does not change a file of documents already issued.
     """
 
-    def __init__(self, ledger: Ledger, mappings: MappingStore, parties: PartyStore, settings: InvoicingSettings,
+    def __init__(self, ledger: Ledger, mappings: MappingStore, parties: Parties,
                  clock: Callable[[], datetime]) -> None:
         self.ledger = ledger
         self.mappings = mappings
         self.parties = parties
-        self.settings = settings
         self.clock = clock
 
     async def mapping_in_use(self, system: AccountingSystem) -> AccountingMapping:
@@ -116,8 +113,7 @@ class AccountingExports:
         else:
             found = self.ledger.listing(period=str(period))
         stored, mapping = await asyncio.gather(found, self.mapping_in_use(system))
-        snapshots = await self.parties.snapshots(d.agency_snapshot for d in stored if d.agency_snapshot is not None)
-        agencies = {d.number: issued_agency(d, snapshots, self.settings) for d in stored}
+        agencies = await self.parties.issued_agencies(stored)
         body = await asyncio.to_thread(export_bytes, system, kind, stored, agencies, mapping)
         suffix = "" if basis == "issued" else "-service"
         return ExportFile(filename=f"{system}-{kind.replace('_', '-')}-{period}{suffix}.csv", body=body)
