@@ -60,10 +60,27 @@ def follow(driver: Any, element: Any, timeout: float = 30.0) -> None:
     on a loaded machine; waiting for the old document to go stale does not.
     """
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, timeout).until(lambda _: _has_left(page))
+
+
+def _has_left(page: Any) -> bool:
+    """Whether the document ``page`` belongs to is gone.
+
+    Selenium's ``staleness_of`` knows only the stale-element error; mid-navigation Chromium
+    can answer instead that the node "does not belong to the document", which means the same.
+    Any other error is a page still in between: keep waiting.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        page.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        return "does not belong to the document" in (error.msg or "")
+    return False
 
