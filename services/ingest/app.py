@@ -13,7 +13,7 @@ from libs.common.api import install_error_handlers
 from libs.common.auth import KeyRing
 from libs.common.docs import serve_docs_offline
 from libs.common.errors import TokenTallyError
-from libs.common.kafka import create_broker, ensure_topics
+from libs.common.kafka import ensure_topics
 from libs.common.metrics import mount_metrics
 from services.ingest.api import events, traces
 from services.ingest.api.events import PayloadTooLarge
@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    broker = create_broker(settings.kafka, client_id="tokentally-ingest")
-    publisher = UsagePublisher(broker, settings.kafka.topic_prefix, settings.publish_timeout_seconds)
+    publisher = UsagePublisher(settings.kafka, "tokentally-ingest", settings.publish_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

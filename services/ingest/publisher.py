@@ -1,20 +1,46 @@
-"""Publishing accepted events to ``usage.recorded.v1``, acked by Kafka before we answer."""
+"""Publishing accepted events to ``usage.recorded.v1``, acked by Kafka before we answer.
+
+A request of 1,000 events is ~200 messages (one or more per client), so the cost per message
+decides: FastStream's publish (middlewares, a command object, a correlation id, a task per
+call) cost more CPU than aiokafka's own ``send``, and ``send`` (partitioner, future, batch
+lookup per message) more than filling one batch per partition and handing each over with
+``send_batch``. Measured against a real Kafka, in-process, 1,000-event requests of 400
+clients, four at once: FastStream ~6 µs of CPU per event, ``send`` ~4.4, batches ~1.8.
+
+Messages keep aiokafka's default partitioning (murmur2 of the key, as the Java client), so a
+client's events stay on one partition whichever version of ingest wrote them. They carry no
+headers; pricing reads only the key and the body.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from libs.common.errors import TokenTallyError, Unavailable
 from libs.common.failures import permanent_reason
+from libs.common.kafka import producer_options
 from libs.common.metrics import BYTES_PUBLISHED, EVENTS_PUBLISHED, MESSAGES_PUBLISHED
+from libs.common.settings import KafkaSettings
 from libs.common.topics import USAGE_RECORDED, topic
 
+__all__ = ["Message", "StreamRefused", "UsagePublisher"]
+
 log = logging.getLogger(__name__)
+
+_HASHES_KEPT = 100_000
+"""Client keys whose partition hash is remembered (a few MB at most)."""
+
+Message = tuple[str, bytes, int]
+"""``(client_id, body, events in the body)``."""
 
 
 class StreamRefused(TokenTallyError):
@@ -25,34 +51,75 @@ class StreamRefused(TokenTallyError):
 class UsagePublisher:
     """Connects lazily, so ingest starts (and answers 503) while Kafka is away."""
 
-    def __init__(self, broker: KafkaBroker, topic_prefix: str, timeout_seconds: float) -> None:
-        self._broker = broker
-        self._topic = topic(USAGE_RECORDED, topic_prefix)
+    def __init__(self, settings: KafkaSettings, client_id: str, timeout_seconds: float) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._topic = topic(USAGE_RECORDED, settings.topic_prefix)
         self._timeout = timeout_seconds
-        self._started = False
+        self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._hashes: dict[bytes, int] = {}
 
-    async def start(self) -> None:
+    async def start(self) -> AIOKafkaProducer:
         async with self._lock:
-            if not self._started:
-                await asyncio.wait_for(self._broker.start(), self._timeout)
-                self._started = True
+            if self._producer is None:
+                producer = AIOKafkaProducer(bootstrap_servers=self._settings.bootstrap_servers,
+                                            client_id=self._client_id, **producer_options(self._settings))
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout)
+                except BaseException:
+                    with contextlib.suppress(Exception):  # its connections, or they leak per attempt
+                        await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
 
     async def stop(self) -> None:
-        if self._started:
-            await self._broker.stop()
-            self._started = False
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
-    async def publish(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
-        """Send ``(client_id, body, events)`` messages keyed by client_id and wait for every ack.
+    async def _send(self, producer: AIOKafkaProducer, messages: Sequence[Message]) -> list[asyncio.Future[Any]]:
+        """Queue the messages in one batch per partition (more when one fills up); their ack futures."""
+        partitions = sorted(await producer.partitions_for(self._topic))
+        batches: dict[int, BatchBuilder] = {}
+        acks: list[asyncio.Future[Any]] = []
+        for client_id, body, _ in messages:
+            key = client_id.encode()
+            partition = partitions[self._hash(key) % len(partitions)]
+            batch = batches.get(partition)
+            if batch is not None and batch.append(key=key, value=body, timestamp=None) is not None:
+                continue
+            if batch is not None:  # full: hand it over, start the next
+                acks.append(await producer.send_batch(batch, self._topic, partition=partition))
+            batches[partition] = batch = producer.create_batch()
+            if batch.append(key=key, value=body, timestamp=None) is None:  # not even alone: let send() refuse it
+                acks.append(await producer.send(self._topic, body, key=key, partition=partition))
+                del batches[partition]
+        for partition, batch in batches.items():
+            acks.append(await producer.send_batch(batch, self._topic, partition=partition))
+        return acks
+
+    def _hash(self, key: bytes) -> int:
+        """aiokafka's ``DefaultPartitioner`` hash of a key, computed once per client (it is pure Python)."""
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) >= _HASHES_KEPT:
+                self._hashes.clear()
+            found = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return found
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Send messages keyed by client_id and wait for every ack.
 
         Raises ``Unavailable`` when Kafka is away or slow (retrying later works), and
         ``StreamRefused`` when it refuses the data itself.
         """
         try:
-            await self.start()
-            sends = [self._broker.publish(body, self._topic, key=client_id.encode()) for client_id, body, _ in messages]
-            await asyncio.wait_for(asyncio.gather(*sends), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                producer = self._producer or await self.start()
+                acks = await self._send(producer, messages)
+                await asyncio.gather(*acks)
         except (KafkaError, OSError, TimeoutError) as exc:
             if permanent_reason(exc):
                 log.error("Kafka refused %d messages built within KAFKA_MAX_MESSAGE_BYTES: %r; check the "
@@ -60,7 +127,6 @@ class UsagePublisher:
                 raise StreamRefused("the event stream refused these events; nothing was accepted") from exc
             log.warning("publishing %d messages failed: %r", len(messages), exc)
             raise Unavailable("the event stream is unavailable; nothing was accepted, retry later") from exc
-        for _, body, count in messages:
-            MESSAGES_PUBLISHED.labels(topic=self._topic).inc()
-            EVENTS_PUBLISHED.labels(topic=self._topic).inc(count)
-            BYTES_PUBLISHED.labels(topic=self._topic).inc(len(body))
+        MESSAGES_PUBLISHED.labels(topic=self._topic).inc(len(messages))
+        EVENTS_PUBLISHED.labels(topic=self._topic).inc(sum(count for _, _, count in messages))
+        BYTES_PUBLISHED.labels(topic=self._topic).inc(sum(len(body) for _, body, _ in messages))

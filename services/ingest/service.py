@@ -9,15 +9,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from libs.common.auth import Principal
-from libs.common.events import UsageRecorded
-from libs.common.kafka import group_by_client, pack
+from libs.common.gc_pause import gc_paused
 from libs.common.metrics import EVENTS_ACCEPTED, EVENTS_RECEIVED, EVENTS_REJECTED
 from services.ingest.bodies import parse_body
-from services.ingest.publisher import UsagePublisher
-from services.ingest.schemas import FieldError, Rejection
+from services.ingest.publisher import Message, UsagePublisher
+from services.ingest.records import pack_events
+from services.ingest.schemas import FieldError, Rejection, UsageEventIn
 from services.ingest.settings import IngestSettings
 from services.ingest.timestamps import TimestampWindow
-from services.ingest.validation import validate_indexed
+from services.ingest.validation import validate_inputs
 
 _VARIABLE_FIELDS = ("tags", "project", "event_id", "model", "provider", "client_id")
 
@@ -25,6 +25,15 @@ _VARIABLE_FIELDS = ("tags", "project", "event_id", "model", "provider", "client_
 class IngestResult(BaseModel):
     accepted: int
     rejected: list[Rejection]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request's messages, ready to publish, and the items that were not accepted."""
+
+    messages: list[Message]
+    rejected: list[Rejection]
+    received: int
 
 
 @dataclass
@@ -40,31 +49,57 @@ class IngestService:
 
     async def ingest(self, raw: bytes, content_type: str, principal: Principal, received_at: datetime) -> IngestResult:
         """Accept every valid event, or none when Kafka is away (``Unavailable``: send again)."""
-        return await self.ingest_items(parse_body(raw, content_type), principal, received_at)
+        with gc_paused():  # see ``prepare``: the parsed items die with it, before the collector is back
+            prepared = self.prepare(parse_body(raw, content_type), principal, received_at)
+        return await self.publish(prepared)
 
     async def ingest_items(self, items: list[Any], principal: Principal, received_at: datetime) -> IngestResult:
         """Validate, pack and publish decoded items (from ``/v1/events`` or OTLP spans)."""
+        with gc_paused():
+            prepared = self.prepare(items, principal, received_at)
+        return await self.publish(prepared)
+
+    def prepare(self, items: list[Any], principal: Principal, received_at: datetime) -> Prepared:
+        """Validate and pack; call with the collector paused.
+
+        A batch makes a few objects per event that all live until it is packed; with the
+        collector running it scans them again and again (and once more when it is resumed,
+        if they are still alive then), so callers pause it around this call, whose
+        objects are all freed when it returns.
+        """
         EVENTS_RECEIVED.inc(len(items))
-        accepted, rejected = validate_indexed(items, received_at, self.window(principal, received_at))
-        index_of = {id(event): index for index, event in accepted}
+        events, rejected = validate_inputs(items, self.window(principal, received_at))
         max_bytes = self.settings.kafka.max_message_bytes
-        messages: list[tuple[str, bytes, int]] = []
-        for client_id, group in group_by_client(event for _, event in accepted).items():
-            packed = pack(group, max_bytes)
-            messages.extend((client_id, body, len(chunk)) for body, chunk in packed.messages)
-            rejected.extend(Rejection(index=index_of[id(event)], errors=[too_large(event, size, max_bytes)])
-                            for event, size in packed.oversized)
-        if messages:
-            await self.publisher.publish(messages)
-        count = sum(events for _, _, events in messages)
+        messages: list[Message] = []
+        for client_id, group in _by_client(events).items():
+            packed = pack_events(group, received_at, max_bytes)
+            messages.extend((client_id, body, count) for body, count in packed.messages)
+            if packed.oversized:
+                event_at = dict(group)
+                rejected.extend(Rejection(index=index, errors=[too_large(event_at[index], size, max_bytes)])
+                                for index, size in packed.oversized)
+                rejected.sort(key=lambda rejection: rejection.index)
+        return Prepared(messages, rejected, len(items))
+
+    async def publish(self, prepared: Prepared) -> IngestResult:
+        if prepared.messages:
+            await self.publisher.publish(prepared.messages)
+        count = sum(events for _, _, events in prepared.messages)
         EVENTS_ACCEPTED.inc(count)
-        for rejection in rejected:
+        for rejection in prepared.rejected:
             EVENTS_REJECTED.labels(field=rejection.errors[0].field.split(".")[0] if rejection.errors else "").inc()
-        rejected.sort(key=lambda rejection: rejection.index)
-        return IngestResult(accepted=count, rejected=rejected)
+        return IngestResult(accepted=count, rejected=prepared.rejected)
 
 
-def too_large(event: UsageRecorded, size: int, limit: int) -> FieldError:
+def _by_client(events: list[tuple[int, UsageEventIn]]) -> dict[str, list[tuple[int, UsageEventIn]]]:
+    """Events by client_id, keeping order: each group goes out under its client's key."""
+    groups: dict[str, list[tuple[int, UsageEventIn]]] = {}
+    for pair in events:
+        groups.setdefault(pair[1].client_id, []).append(pair)
+    return groups
+
+
+def too_large(event: UsageEventIn, size: int, limit: int) -> FieldError:
     """Name the field that makes an event too large to travel alone (tags, nearly always)."""
     sizes = {name: len(str(getattr(event, name) or "").encode()) for name in _VARIABLE_FIELDS}
     field = max(sizes, key=lambda name: sizes[name])
