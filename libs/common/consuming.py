@@ -38,8 +38,8 @@ ACTIVE_BACKOFFS: dict[str, Backoff] = {}
 
 
 @dataclass(slots=True)
-class DecodedBatch(Generic[E]):
-    events: list[E]
+class DecodedBatch(Generic[T]):
+    events: list[T]
     sources: list[str]
     """``topic/partition/offset`` of the message each event came in (same order as ``events``)."""
     poison: list[DeadLetter]

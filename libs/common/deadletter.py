@@ -61,9 +61,14 @@ def of_record(record: ConsumerRecord, reason: str, error_class: str = INVALID_ME
 
 def of_event(event: BaseModel, source: str, reason: str, error_class: str) -> DeadLetter:
     """One event of a readable message (``client_id``/``event_id`` read from it when it has them)."""
-    client_id = str(getattr(event, "client_id", ""))
-    return DeadLetter(event.model_dump_json().encode(), client_id.encode() or None, reason, error_class, source,
-                      client_id=client_id, event_id=str(getattr(event, "event_id", "")))
+    return of_body(event.model_dump_json().encode(), str(getattr(event, "client_id", "")),
+                   str(getattr(event, "event_id", "")), source, reason, error_class)
+
+
+def of_body(body: bytes, client_id: str, event_id: str, source: str, reason: str, error_class: str) -> DeadLetter:
+    """One event, already written as its JSON body."""
+    return DeadLetter(body, client_id.encode() or None, reason, error_class, source, client_id=client_id,
+                      event_id=event_id)
 
 
 async def publish_dead_letters(broker: KafkaBroker, prefix: str, stage: str, letters: Sequence[DeadLetter]) -> None:

@@ -7,7 +7,7 @@ message per event would spend most of each stage's time in the Python client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -145,20 +145,25 @@ class Packed(Generic[E]):
     """Each event that alone encodes to more than the limit, with its encoded size."""
 
 
-def pack(events: Sequence[E], max_bytes: int, max_events: int = EVENTS_PER_MESSAGE) -> Packed[E]:
-    """Split events into JSON-array bodies of at most ``max_events`` events and ``max_bytes`` bytes.
+Encoder = Callable[[Sequence[E]], bytes]
+"""Writes one message body for events of one client (``encode_batch``, or a topic's own format)."""
+
+
+def pack(events: Sequence[E], max_bytes: int, max_events: int = EVENTS_PER_MESSAGE,
+         encode: Encoder[E] = encode_batch) -> Packed[E]:
+    """Split events into bodies of at most ``max_events`` events and ``max_bytes`` bytes.
 
     A chunk is encoded once; only one over the limit is split (into as many parts as its
-    size calls for) and encoded again, so the common case costs what ``encode_batch`` does.
+    size calls for) and encoded again, so the common case costs one ``encode`` per chunk.
     """
     packed: Packed[E] = Packed()
     for chunk in chunks(events, max_events):
-        _pack_chunk(chunk, max_bytes, packed)
+        _pack_chunk(chunk, max_bytes, packed, encode)
     return packed
 
 
-def _pack_chunk(chunk: Sequence[E], max_bytes: int, packed: Packed[E]) -> None:
-    body = encode_batch(chunk)
+def _pack_chunk(chunk: Sequence[E], max_bytes: int, packed: Packed[E], encode: Encoder[E]) -> None:
+    body = encode(chunk)
     if len(body) <= max_bytes:
         packed.messages.append((body, chunk))
     elif len(chunk) == 1:
@@ -167,7 +172,7 @@ def _pack_chunk(chunk: Sequence[E], max_bytes: int, packed: Packed[E]) -> None:
         parts = min(len(chunk), -(-len(body) // max_bytes))
         size = -(-len(chunk) // parts)
         for start in range(0, len(chunk), size):
-            _pack_chunk(chunk[start : start + size], max_bytes, packed)
+            _pack_chunk(chunk[start : start + size], max_bytes, packed, encode)
 
 
 def group_by_client(events: Iterable[E]) -> dict[str, list[E]]:

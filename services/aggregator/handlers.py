@@ -19,14 +19,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from libs.common.consuming import DecodedBatch, batch_subscriber_options, decode_records, records_of, run_batch
-from libs.common.deadletter import DeadLetter, of_event, publish_dead_letters
+from libs.common.deadletter import DeadLetter, of_body, of_event, publish_dead_letters
 from libs.common.events import SpendUpdated, UsageUnpriced
 from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
 from libs.common.metrics import DUPLICATES_DROPPED, EVENTS_INSERTED
 from libs.common.topics import SPEND_UPDATED, USAGE_PRICED, USAGE_UNPRICED, topic
 from services.aggregator.ownership import FinishBatchBeforeRevocation, InFlight
-from services.aggregator.rows import PricedRecord
+from services.aggregator.entries import PricedEntry, read_priced
 from services.aggregator.service import Aggregator, batch_token
 from services.aggregator.settings import AggregatorSettings
 
@@ -38,7 +38,15 @@ def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[Any]) -> 
     if not refused:  # the common case: no per-event index to build
         return []
     source = {id(event): src for event, src in zip(decoded.events, decoded.sources, strict=True)}
-    return [of_event(r.item, source.get(id(r.item), ""), r.reason, r.error_class) for r in refused]
+    return [_letter(r, source.get(id(r.item), "")) for r in refused]
+
+
+def _letter(refused: Refused[Any], source: str) -> DeadLetter:
+    item = refused.item
+    if isinstance(item, PricedEntry):
+        return of_body(item.dead_letter_body(), item.client_id, item.event_id, source, refused.reason,
+                       refused.error_class)
+    return of_event(item, source, refused.reason, refused.error_class)
 
 
 def register_handlers(broker: KafkaBroker, settings: AggregatorSettings, aggregator: Aggregator) -> None:
@@ -80,7 +88,7 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings, aggrega
 
     async def record_batch(records: Sequence[ConsumerRecord]) -> set[tuple[str, str]]:
         with gc_paused():  # exits after the batch is recorded: its objects are freed by then
-            decoded = decode_records(PricedRecord, records)
+            decoded = read_priced(records)
             outcome = await aggregator.record_priced(decoded.events, token=batch_token(records),
                                                      still_owner=in_flight.still_owner)
             await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(outcome.refused, decoded)])

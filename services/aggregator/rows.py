@@ -20,6 +20,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from libs.common.events import PriceSource, UsagePriced, UsageRecorded, UsageUnpriced
+from libs.common.priced_wire import PricedEvent, PriceRow
 
 #: Decimal text as ``str(Decimal)`` writes it (``0.0014825``, ``0E-7``, ``1E+1``).
 DECIMAL_TEXT = r"^-?[0-9]{1,40}(\.[0-9]{1,40})?(E[-+]?[0-9]{1,3})?$"
@@ -127,6 +128,29 @@ def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
         price.cache_image_read_per_mtok or _ZERO,
         cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
         event.output_image_tokens, price.output_image_per_mtok or _ZERO, cost.output_image_usd,
+    ]
+
+
+def compact_row(client_id: str, priced_at: datetime, event: PricedEvent, price: PriceRow) -> list[Any]:
+    """``priced_row`` of an event read from a compact message (``libs.common.priced_wire``)."""
+    e = event
+    return [
+        client_id, e.event_id, e.timestamp, e.received_at, priced_at,
+        e.provider, e.model, e.project or "", e.tags,
+        e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens,
+        price.source, price.price_id, price.effective_from, price.tier,
+        price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok, price.cache_write_per_mtok,
+        price.reasoning_per_mtok,
+        e.input_usd, e.output_usd, e.cache_read_usd, e.cache_write_usd, e.reasoning_usd, e.total_usd,
+        e.cache_write_1h_tokens, e.input_audio_tokens, e.output_audio_tokens,
+        price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
+        price.output_audio_per_mtok or _ZERO,
+        e.cache_write_1h_usd, e.input_audio_usd, e.output_audio_usd,
+        e.cache_audio_read_tokens, e.input_image_tokens, e.cache_image_read_tokens,
+        price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
+        price.cache_image_read_per_mtok or _ZERO,
+        e.cache_audio_read_usd, e.input_image_usd, e.cache_image_read_usd,
+        e.output_image_tokens, price.output_image_per_mtok or _ZERO, e.output_image_usd,
     ]
 
 

@@ -48,12 +48,12 @@ from libs.common.deadletter import OUT_OF_RANGE
 from libs.common.events import UsagePriced, UsageUnpriced
 from libs.common.failures import Refused, write_isolating
 from libs.common.limits import MAX_PARTITIONS_PER_INSERT, month_of, timestamp_problem
-from services.aggregator.checks import priced_problem
-from services.aggregator.rows import PricedRecord, priced_row, unpriced_row
+from services.aggregator.entries import PricedEntry, entry_of
+from services.aggregator.rows import PricedRecord, unpriced_row
 from services.aggregator.store import EventKey, PricedEventStore
 
-Priced = UsagePriced | PricedRecord
-"""The handler reads ``PricedRecord`` (amounts as decimal text); tests and tools may pass ``UsagePriced``."""
+Priced = UsagePriced | PricedRecord | PricedEntry
+"""The handler passes ``PricedEntry`` (``entries.py``); tests and tools may pass ``UsagePriced``."""
 
 E = TypeVar("E")
 
@@ -68,10 +68,10 @@ class RecordOutcome:
     """Events that cannot be stored, with the reason: for the dead-letter topic."""
 
 
-def first_of_each_key(events: Iterable[Priced]) -> list[Priced]:
+def first_of_each_key(events: Iterable[PricedEntry]) -> list[PricedEntry]:
     """Keep the first event per (client_id, event_id): a client's retry is a duplicate."""
     seen: set[EventKey] = set()
-    unique: list[Priced] = []
+    unique: list[PricedEntry] = []
     for event in events:
         key = (event.client_id, event.event_id)
         if key not in seen:
@@ -92,7 +92,7 @@ def batch_token(records: Sequence[ConsumerRecord]) -> str:
     return f"priced:{digest.hexdigest()}"
 
 
-def part_token(token: str, events: Sequence[Priced]) -> str:
+def part_token(token: str, events: Sequence[PricedEntry]) -> str:
     """The token of one insert of a batch written in several (partition groups, bisection halves).
 
     Derived from the keys it holds, so the same rows always get the same token and two
@@ -130,8 +130,12 @@ def split_checked(events: Sequence[E], problem: Callable[[E], str | None]) -> tu
     return ok, refused
 
 
-def _month(event: Priced | UsageUnpriced) -> tuple[int, int]:
+def _month(event: PricedEntry | UsageUnpriced) -> tuple[int, int]:
     return month_of(event.timestamp)
+
+
+def _problem(entry: PricedEntry) -> str | None:
+    return entry.problem
 
 
 class Aggregator:
@@ -145,15 +149,16 @@ class Aggregator:
         ``still_owner`` raises when the batch's partitions were revoked meanwhile (see
         ``ownership.py``): it is asked right before each insert.
         """
-        storable, refused = split_checked(events, priced_problem)  # step 0
+        entries = [e if isinstance(e, PricedEntry) else entry_of(e) for e in events]
+        storable, refused = split_checked(entries, _problem)  # step 0
         unique = first_of_each_key(storable)  # step 1
         stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
         new = [e for e in unique if (e.client_id, e.event_id) not in stored]
         whole = len(new)
 
-        async def insert(part: Sequence[Priced]) -> None:
+        async def insert(part: Sequence[PricedEntry]) -> None:
             still_owner()
-            await self._store.insert_priced([priced_row(e) for e in part],
+            await self._store.insert_priced([e.row for e in part],
                                             token if len(part) == whole else part_token(token, part))
 
         for group in by_partition_groups(new, _month):  # step 3

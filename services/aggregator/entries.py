@@ -1,0 +1,101 @@
+"""Priced events as the aggregator handles them: the key, the month, the ClickHouse row, and what is wrong.
+
+Read from a compact message (``libs.common.priced_wire``, what pricing writes) or from the
+earlier JSON array of ``UsagePriced`` (messages from before the upgrade, re-drives by hand,
+tests), both end up as ``PricedEntry``: the service then dedups, checks and inserts without
+caring where an event came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import orjson
+from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from libs.common.consuming import DecodedBatch
+from libs.common.deadletter import INVALID_MESSAGE, DeadLetter, of_record
+from libs.common.events import UsagePriced
+from libs.common.ids import CLIENT_ID_PATTERN
+from libs.common.kafka import decode_batch
+from libs.common.priced_wire import PricedMessage, as_priced_json, decode_priced, is_compact
+from services.aggregator.checks import event_problem, price_problem, priced_problem
+from services.aggregator.rows import PricedRecord, compact_row, priced_row
+
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
+
+
+@dataclass(slots=True)
+class PricedEntry:
+    client_id: str
+    event_id: str
+    timestamp: datetime
+    row: list[Any]
+    """In ``PRICED_COLUMNS`` order."""
+    problem: str | None
+    """Why it cannot be stored (``checks.py``), or ``None``."""
+    origin: BaseModel | tuple[PricedMessage, Any]
+    """What it was read from, for a dead letter's body."""
+
+    def dead_letter_body(self) -> bytes:
+        """The event as ``UsagePriced``-shaped JSON: readable, and re-drivable by an admin."""
+        if isinstance(self.origin, BaseModel):
+            return self.origin.model_dump_json().encode()
+        message, event = self.origin
+        return orjson.dumps(as_priced_json(message, event))
+
+
+def entry_of(event: UsagePriced | PricedRecord) -> PricedEntry:
+    """An entry for an event read in the earlier format (or built by a test or a tool)."""
+    return PricedEntry(event.client_id, event.event_id, event.timestamp, priced_row(event), priced_problem(event),
+                       event)
+
+
+def entries_of(message: PricedMessage) -> list[PricedEntry]:
+    """The entries of a compact message; a malformed one (bad client id, dangling price index) raises ``ValueError``."""
+    client_id = message.client_id
+    if not _CLIENT_ID.match(client_id):
+        raise ValueError(f"client_id {client_id[:64]!r} does not match {CLIENT_ID_PATTERN}")
+    prices = message.prices
+    problems = [price_problem(price) for price in prices]
+    priced_at = message.priced_at
+    entries: list[PricedEntry] = []
+    for event in message.events:
+        index = event.price
+        if index >= len(prices):
+            raise ValueError(f"event {event.event_id!r} points at price row {index} of {len(prices)}")
+        price = prices[index]
+        entries.append(PricedEntry(client_id, event.event_id, event.timestamp,
+                                   compact_row(client_id, priced_at, event, price),
+                                   event_problem(event.timestamp, problems[index], event), (message, event)))
+    return entries
+
+
+def read_priced(records: Sequence[ConsumerRecord]) -> DecodedBatch[PricedEntry]:
+    """Entries of a batch of ``usage.priced`` records; a record that cannot be read is a poison message."""
+    entries: list[PricedEntry] = []
+    sources: list[str] = []
+    poison: list[DeadLetter] = []
+    for record in records:
+        body = record.value or b""
+        try:
+            if is_compact(body):
+                read = entries_of(decode_priced(body))
+            else:
+                read = [entry_of(event) for event in decode_batch(PricedRecord, body)]
+        except ValidationError as exc:
+            poison.append(of_record(record, f"PricedRecord: {exc.error_count()} errors: "
+                                            f"{exc.errors(include_url=False)[:3]}", INVALID_MESSAGE))
+            continue
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            poison.append(of_record(record, f"priced message: {exc}", INVALID_MESSAGE))
+            continue
+        entries.extend(read)
+        sources.extend([f"{record.topic}/{record.partition}/{record.offset}"] * len(read))
+    return DecodedBatch(entries, sources, poison)

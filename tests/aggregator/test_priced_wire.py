@@ -1,0 +1,146 @@
+"""The compact priced message: what pricing writes reads back to the very rows the earlier format gave."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from libs.common.events import AppliedPrice, CostBreakdown, UsagePriced
+from libs.common.kafka import encode_batch, pack
+from libs.common.priced_wire import decode_priced, encode_priced, is_compact
+from services.aggregator.entries import entries_of, read_priced
+from services.aggregator.rows import priced_row, rows_json
+
+AT = datetime(2026, 10, 3, 12, tzinfo=UTC)
+CATALOG = AppliedPrice(
+    source="catalog", price_id="openai/gpt-4o", effective_from=None, input_per_mtok=Decimal("2.5"),
+    output_per_mtok=Decimal("1E+1"), cache_read_per_mtok=Decimal("1.25"), cache_write_per_mtok=Decimal("2.5"),
+    reasoning_per_mtok=Decimal("0.0000001"),
+)
+AUDIO = AppliedPrice(
+    source="override", price_id="ov-audio", effective_from=AT - timedelta(days=3), input_per_mtok=Decimal("2.5"),
+    output_per_mtok=Decimal("10"), cache_read_per_mtok=Decimal("1.25"), cache_write_per_mtok=Decimal("2.5"),
+    reasoning_per_mtok=Decimal("10"), tier="input>200000", input_audio_per_mtok=Decimal("40"),
+    output_audio_per_mtok=Decimal("80"),
+)
+
+
+def priced(event_id: str, price: AppliedPrice = CATALOG, **fields: Any) -> UsagePriced:
+    cost = {"input_usd": Decimal("0.0025"), "output_usd": Decimal("0E-7"), "cache_read_usd": Decimal("0"),
+            "cache_write_usd": Decimal("0.0"), "reasoning_usd": Decimal("0"), "total_usd": Decimal("0.0025")}
+    cost.update(fields.pop("cost", {}))
+    return UsagePriced(event_id=event_id, client_id="acme-1", provider="openai", model="gpt-4o", timestamp=AT,
+                       received_at=AT + timedelta(seconds=1), input_tokens=1000, price=price,
+                       cost=CostBreakdown(**cost), priced_at=AT + timedelta(seconds=2), **fields)
+
+
+def events() -> list[UsagePriced]:
+    return [
+        priced("plain"),
+        priced("project", project="support-bot"),
+        priced("tags", tags={"feature": "chat", "team": "ml"}),
+        priced("audio", AUDIO, input_audio_tokens=2_000, output_audio_tokens=1_000, project=None,
+               cost={"input_audio_usd": Decimal("0.08"), "output_audio_usd": Decimal("0.08"),
+                     "total_usd": Decimal("0.1625")}),
+        priced("again", AUDIO),
+    ]
+
+
+def as_json(rows: list[list[Any]]) -> Any:
+    """The rows as ClickHouse gets them (``rows_json``: comma-separated arrays), read back."""
+    return orjson.loads(b"[" + rows_json(rows) + b"]")
+
+
+def record(body: bytes, offset: int = 7) -> ConsumerRecord:
+    return ConsumerRecord("t.usage.priced.v1", 0, offset, 0, 0, b"acme-1", body, None, len(b"acme-1"),
+                          len(body), [])
+
+
+def test_every_event_reads_back_to_the_row_the_earlier_format_gives() -> None:
+    originals = events()
+    body = encode_priced(originals)
+    assert is_compact(body) and not is_compact(encode_batch(originals))
+    entries = entries_of(decode_priced(body))
+    assert [e.event_id for e in entries] == [e.event_id for e in originals]
+    assert all(e.problem is None for e in entries)
+    assert as_json([e.row for e in entries]) == as_json([priced_row(e) for e in originals])
+
+
+def test_price_rows_are_written_once_and_zero_unit_buckets_not_at_all() -> None:
+    message = orjson.loads(encode_priced(events()))
+    assert len(message["prices"]) == 2
+    assert message["prices"][0] == ["catalog", "openai/gpt-4o", None, "2.5", "1E+1", "1.25", "2.5", "1E-7"]
+    plain, project, tags, audio, _ = message["events"]
+    assert len(plain) == 17 and project[-1] == "support-bot" and tags[-1] == {"feature": "chat", "team": "ml"}
+    assert len(audio) == 33 and audio[6] == 1000 and audio[-5] == "0.08"
+    assert len(encode_priced(events())) < len(encode_batch(events())) / 2
+
+
+def test_a_message_holds_one_client_priced_at_one_time() -> None:
+    with pytest.raises(ValueError, match="one client"):
+        encode_priced([priced("a"), priced("b").model_copy(update={"client_id": "other"})])
+
+
+def test_pack_splits_compact_messages_by_size_too() -> None:
+    many = [priced(f"e{i}") for i in range(200)]
+    packed = pack(many, 4_000, encode=encode_priced)
+    assert len(packed.messages) > 1 and all(len(body) <= 4_000 for body, _ in packed.messages)
+    read = [e.event_id for body, _ in packed.messages for e in entries_of(decode_priced(body))]
+    assert read == [e.event_id for e in many]
+
+
+def test_both_formats_are_read_from_one_batch_and_a_bad_message_is_poison_alone() -> None:
+    compact = encode_priced(events()[:2])
+    earlier = encode_batch([priced("legacy")])
+    dangling = orjson.loads(compact)
+    dangling["events"][0][5] = 9  # no price row 9
+    negative = orjson.loads(compact)
+    negative["events"][1][6] = -1
+    bad_client = {**orjson.loads(compact), "client_id": "-acme"}
+    batch = read_priced([record(compact, 1), record(earlier, 2), record(orjson.dumps(dangling), 3),
+                         record(orjson.dumps(negative), 4), record(orjson.dumps(bad_client), 5)])
+    assert [e.event_id for e in batch.events] == ["plain", "project", "legacy"]
+    assert batch.sources == ["t.usage.priced.v1/0/1"] * 2 + ["t.usage.priced.v1/0/2"]
+    reasons = [letter.reason for letter in batch.poison]
+    assert len(reasons) == 3
+    assert "price row 9" in reasons[0] and ">= 0" in reasons[1] and "client_id" in reasons[2]
+
+
+@pytest.mark.parametrize(("field", "bad", "reason"), [
+    (16, "1,5", "cost.total_usd"), (11, "NaN", "cost.input_usd"), (11, "1" * 21, "cost.input_usd"),
+    (11, "0.0000000000000000001", "cost.input_usd"), (3, "1900-01-01T00:00:00Z", "timestamp"),
+])
+def test_an_amount_or_time_out_of_range_sets_that_event_aside_with_the_reason(field: int, bad: str,
+                                                                              reason: str) -> None:
+    message = orjson.loads(encode_priced(events()[:2]))
+    message["events"][0][field] = bad
+    first, second = entries_of(decode_priced(orjson.dumps(message)))
+    assert first.problem is not None and reason in first.problem
+    assert second.problem is None
+
+
+def test_a_price_out_of_range_sets_aside_every_event_at_that_row() -> None:
+    message = orjson.loads(encode_priced(events()))
+    message["prices"][1][3] = "-2.5"
+    entries = entries_of(decode_priced(orjson.dumps(message)))
+    assert [e.event_id for e in entries if e.problem] == ["audio", "again"]
+    assert "price.input_per_mtok" in (entries[3].problem or "")
+
+
+def test_a_dead_letter_body_is_the_event_as_usage_priced() -> None:
+    (_, _, _, audio, _) = entries_of(decode_priced(encode_priced(events())))
+    again = UsagePriced.model_validate_json(audio.dead_letter_body())
+    assert again == events()[3]
+
+
+def test_unknown_fields_or_types_make_the_message_unreadable() -> None:
+    message = orjson.loads(encode_priced(events()[:1]))
+    message["events"][0][6] = "1000"
+    with pytest.raises(msgspec.ValidationError, match=r"events\[0\]"):
+        decode_priced(orjson.dumps(message))
