@@ -30,12 +30,18 @@ def price_usage(usage: TokenUsage, price: AppliedPrice) -> CostBreakdown:
     decimal context instead of one per bucket, and the result built without re-validating
     the Decimals just computed: this runs once per event on the pricing hot path.
     """
-    with localcontext(_EXACT):
-        input_usd = Decimal(usage.input_tokens) * price.input_per_mtok / TOKENS_PER_MILLION
-        output_usd = Decimal(usage.output_tokens) * price.output_per_mtok / TOKENS_PER_MILLION
-        cache_read_usd = Decimal(usage.cache_read_tokens) * price.cache_read_per_mtok / TOKENS_PER_MILLION
-        cache_write_usd = Decimal(usage.cache_write_tokens) * price.cache_write_per_mtok / TOKENS_PER_MILLION
-        reasoning_usd = Decimal(usage.reasoning_tokens) * price.reasoning_per_mtok / TOKENS_PER_MILLION
+    million = TOKENS_PER_MILLION
+    with localcontext(_EXACT):  # an empty bucket costs exactly nothing: no arithmetic for it
+        tokens = usage.input_tokens
+        input_usd = price.input_per_mtok * tokens / million if tokens else _NOTHING
+        tokens = usage.output_tokens
+        output_usd = price.output_per_mtok * tokens / million if tokens else _NOTHING
+        tokens = usage.cache_read_tokens
+        cache_read_usd = price.cache_read_per_mtok * tokens / million if tokens else _NOTHING
+        tokens = usage.cache_write_tokens
+        cache_write_usd = price.cache_write_per_mtok * tokens / million if tokens else _NOTHING
+        tokens = usage.reasoning_tokens
+        reasoning_usd = price.reasoning_per_mtok * tokens / million if tokens else _NOTHING
         total_usd = input_usd + output_usd + cache_read_usd + cache_write_usd + reasoning_usd
         units = _NO_UNIT_COSTS
         if (usage.cache_write_1h_tokens or usage.input_audio_tokens or usage.output_audio_tokens
@@ -61,4 +67,4 @@ def _unit_cost(tokens: int, price_per_mtok: Decimal | None) -> Decimal:
         return _NOTHING
     if price_per_mtok is None:
         raise ValueError("tokens in a unit bucket the price row does not price (quarantine it instead)")
-    return Decimal(tokens) * price_per_mtok / TOKENS_PER_MILLION
+    return price_per_mtok * tokens / TOKENS_PER_MILLION

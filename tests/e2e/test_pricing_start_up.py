@@ -24,6 +24,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from libs.common.priced_wire import as_priced_json, decode_priced
 from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, topic
 from tests.e2e.conftest import Pipeline, new_client_id, pipeline_env, start_pipeline
 
@@ -66,7 +67,8 @@ async def price_round_trip(pipeline: Pipeline, events: list[dict[str, object]], 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and len(found) < len(wanted):
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [e for r in records for e in orjson.loads(r.value) if e["event_id"] in wanted]
+                messages = [decode_priced(r.value) for r in records]
+                found += [as_priced_json(m, e) for m in messages for e in m.events if e.event_id in wanted]
     finally:
         await producer.stop()
         await consumer.stop()
