@@ -59,6 +59,7 @@ from deploy.local_clickhouse import PROJECT_ROOT, LocalClickHouse
 from deploy.local_kafka import LocalKafka
 from deploy.local_postgres import LocalPostgres
 from deploy.pipeline import PIPELINE_SERVICES, Pipeline, pipeline_env, start_pipeline
+from deploy.stack import DEFAULT_REPLICAS
 from libs.common.clickhouse import connect
 from libs.common.money import round_cents
 from libs.common.settings import ClickHouseSettings
@@ -99,8 +100,8 @@ class BenchSettings:
     keep: bool = False
     profile: bool = False
     service_env: dict[str, str] = field(default_factory=dict)
-    replicas: dict[str, int] = field(default_factory=dict)
-    """Instances per consumer service, e.g. {"aggregator": 2} (default one each)."""
+    replicas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_REPLICAS))
+    """Instances per consumer service: what ``make run`` starts (``deploy.stack.DEFAULT_REPLICAS``), unless given."""
     drain_timeout: float = 300.0
 
     @classmethod
@@ -679,7 +680,8 @@ def parse_args(argv: list[str] | None) -> BenchSettings:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy every service during the throughput phases (needs `uvx py-spy`)")
     parser.add_argument("--replicas", action="append", default=[], metavar="SERVICE=N",
-                        help="run N instances of a consumer, e.g. --replicas aggregator=2")
+                        help=f"run N instances of a consumer (default {DEFAULT_REPLICAS}, as make run), "
+                             "e.g. --replicas aggregator=1")
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                         help="extra service environment, e.g. --set AGGREGATOR_MAX_RECORDS=500")
     args = parser.parse_args(argv)
@@ -690,7 +692,8 @@ def parse_args(argv: list[str] | None) -> BenchSettings:
         "clickhouse_url": args.clickhouse_url, "results_dir": args.results_dir, "keep": args.keep,
         "profile": args.profile,
         "service_env": dict(item.split("=", 1) for item in args.set),
-        "replicas": {name: int(count) for name, count in (item.split("=", 1) for item in args.replicas)},
+        "replicas": {**DEFAULT_REPLICAS,
+                     **{name: int(count) for name, count in (item.split("=", 1) for item in args.replicas)}},
     }.items() if value is not None}
     return BenchSettings.quick_run(**chosen) if args.quick else BenchSettings(**chosen)
 

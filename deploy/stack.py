@@ -29,6 +29,31 @@ SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest", "dash
 DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003",
                  "AGGREGATOR_PORT": "8004", "DASHBOARD_PORT": "8005"}
 DASHBOARD_SECRET_FILE = LOCAL / "dashboard-secret"
+DEFAULT_REPLICAS = {"aggregator": 2}
+"""Instances per service. Two aggregators on two cores: while one waits for ClickHouse to take
+its insert, the other reads and checks its next batch (32k instead of 20k events/s straight onto
+the raw topic, BENCHMARKS.md "Compact priced messages, two aggregators"). They split the topic's
+partitions in one consumer group; a rebalance waits for the batch in flight
+(``services/aggregator/ownership.py``). ``TOKENTALLY_AGGREGATORS=1`` runs one."""
+
+
+def replicas() -> dict[str, int]:
+    """``DEFAULT_REPLICAS``, with the aggregator count from ``TOKENTALLY_AGGREGATORS`` if set."""
+    counts = dict(DEFAULT_REPLICAS)
+    if chosen := os.environ.get("TOKENTALLY_AGGREGATORS"):
+        counts["aggregator"] = max(1, int(chosen))
+    return counts
+
+
+def instances(name: str, env: dict[str, str], counts: dict[str, int]) -> list[tuple[str, dict[str, str]]]:
+    """``(key, env)`` of each instance of a service: ``aggregator``, ``aggregator-2``… each with its own HTTP port."""
+    variable = HTTP_PORT_VARIABLES.get(name)
+    found = []
+    for number in range(1, counts.get(name, 1) + 1):
+        key = name if number == 1 else f"{name}-{number}"
+        port = {variable: str(int(env[variable]) + 100 * (number - 1))} if variable and number > 1 else {}
+        found.append((key, {**env, **port}))
+    return found
 
 
 def available_services() -> list[str]:
@@ -102,12 +127,14 @@ def start() -> int:
     services: dict[str, int] = {}
     state["services"] = services
     try:
+        counts = replicas()
         for name in available_services():
-            service = ServiceProcess(name, env, LOCAL / "logs" / f"{name}.log")
-            service.start()
-            services[name] = service.pid or 0
-            STATE_FILE.write_text(json.dumps(state, indent=2))
-            print(f"{name:<11} {service.url or '(Kafka consumer)'}  pid {service.pid}")
+            for key, instance_env in instances(name, env, counts):
+                service = ServiceProcess(name, instance_env, LOCAL / "logs" / f"{key}.log")
+                service.start()
+                services[key] = service.pid or 0
+                STATE_FILE.write_text(json.dumps(state, indent=2))
+                print(f"{key:<12} {service.url or '(Kafka consumer)'}  pid {service.pid}")
     except LocalServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         stop()
@@ -139,8 +166,7 @@ def _running_services() -> dict[str, int]:
 def stop() -> int:
     if STATE_FILE.exists():
         state = json.loads(STATE_FILE.read_text())
-        for name in reversed(SERVICE_ORDER):
-            pid = state.get("services", {}).get(name)
+        for name, pid in reversed(list(state.get("services", {}).items())):  # in reverse order of start
             if pid and process_is_alive(pid):
                 os.kill(pid, signal.SIGTERM)
                 _wait_gone(pid, 20)
@@ -168,8 +194,9 @@ def _wait_gone(pid: int, timeout: float) -> None:
 
 def status() -> int:
     running = _running_services() if STATE_FILE.exists() else {}
-    for name in SERVICE_ORDER:
-        print(f"{name:<11} {'running, pid ' + str(running[name]) if name in running else 'stopped'}")
+    started = json.loads(STATE_FILE.read_text()).get("services", {}) if STATE_FILE.exists() else {}
+    for name in [*started, *(n for n in SERVICE_ORDER if n not in started)]:
+        print(f"{name:<12} {'running, pid ' + str(running[name]) if name in running else 'stopped'}")
     print(f"{'kafka':<11} {'running' if LocalKafka(LOCAL / 'kafka').is_running else 'stopped'}")
     print(f"{'clickhouse':<11} {'running' if LocalClickHouse(LOCAL / 'clickhouse').is_running else 'stopped'}")
     print(f"{'postgres':<11} {'running' if LocalPostgres(LOCAL / 'postgres').is_running else 'stopped'}")
