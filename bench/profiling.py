@@ -59,9 +59,10 @@ def _short(frame: str) -> str:
 
 
 class Profiler:
-    def __init__(self, out_dir: Path, pids: dict[str, int]) -> None:
+    def __init__(self, out_dir: Path, pids: dict[str, int], rate: int = 50) -> None:
         self._out_dir = out_dir
         self._pids = pids
+        self._rate = rate
         self._running: list[tuple[str, Path, subprocess.Popen[bytes]]] = []
         self.summaries: dict[str, dict[str, Any]] = {}
 
@@ -72,7 +73,7 @@ class Profiler:
         for name, pid in self._pids.items():
             out = self._out_dir / f"{phase}-{name}.txt"
             process = subprocess.Popen(
-                [*command, "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--nonblocking",
+                [*command, "record", "--pid", str(pid), "--format", "raw", "--rate", str(self._rate), "--nonblocking",
                  "--output", str(out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self._running.append((name, out, process))

@@ -13,7 +13,7 @@ from libs.common.gc_pause import gc_paused
 from libs.common.metrics import EVENTS_ACCEPTED, EVENTS_RECEIVED, EVENTS_REJECTED
 from services.ingest.bodies import parse_body
 from services.ingest.publisher import Message, UsagePublisher
-from services.ingest.records import pack_events
+from services.ingest.records import Row, pack_rows, record_rows
 from services.ingest.schemas import FieldError, Rejection, UsageEventIn
 from services.ingest.settings import IngestSettings
 from services.ingest.timestamps import TimestampWindow
@@ -69,16 +69,24 @@ class IngestService:
         """
         EVENTS_RECEIVED.inc(len(items))
         events, rejected = validate_inputs(items, self.window(principal, received_at))
+        rows = record_rows(events, received_at)
+        by_client: dict[str, list[Row]] = {}
+        for row in rows:
+            by_client.setdefault(row["client_id"], []).append(row)
         max_bytes = self.settings.kafka.max_message_bytes
         messages: list[Message] = []
-        for client_id, group in _by_client(events).items():
-            packed = pack_events(group, received_at, max_bytes)
-            messages.extend((client_id, body, count) for body, count in packed.messages)
-            if packed.oversized:
-                event_at = dict(group)
-                rejected.extend(Rejection(index=index, errors=[too_large(event_at[index], size, max_bytes)])
-                                for index, size in packed.oversized)
-                rejected.sort(key=lambda rejection: rejection.index)
+        oversized: list[tuple[Row, int]] = []
+        for client_id, group in by_client.items():
+            packed = pack_rows(group, max_bytes)
+            for body, count in packed.messages:
+                messages.append((client_id, body, count))
+            oversized += packed.oversized
+        if oversized:
+            position = {id(row): number for number, row in enumerate(rows)}
+            for row, size in oversized:
+                index, event = events[position[id(row)]]
+                rejected.append(Rejection(index=index, errors=[too_large(event, size, max_bytes)]))
+            rejected.sort(key=lambda rejection: rejection.index)
         return Prepared(messages, rejected, len(items))
 
     async def publish(self, prepared: Prepared) -> IngestResult:
@@ -89,14 +97,6 @@ class IngestService:
         for rejection in prepared.rejected:
             EVENTS_REJECTED.labels(field=rejection.errors[0].field.split(".")[0] if rejection.errors else "").inc()
         return IngestResult(accepted=count, rejected=prepared.rejected)
-
-
-def _by_client(events: list[tuple[int, UsageEventIn]]) -> dict[str, list[tuple[int, UsageEventIn]]]:
-    """Events by client_id, keeping order: each group goes out under its client's key."""
-    groups: dict[str, list[tuple[int, UsageEventIn]]] = {}
-    for pair in events:
-        groups.setdefault(pair[1].client_id, []).append(pair)
-    return groups
 
 
 def too_large(event: UsageEventIn, size: int, limit: int) -> FieldError:

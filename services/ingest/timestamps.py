@@ -43,12 +43,14 @@ def _parse_timestamp(value: Any) -> datetime:
         raise PydanticCustomError(
             "timestamp_format", "timestamp is not an RFC 3339 date-time; {example}", {"example": _TIMESTAMP_EXAMPLE}
         )
-    if match["offset"] is None:
+    if match.lastindex is None:  # the offset is the pattern's only group
         raise _naive_timestamp()
     try:
-        parsed = datetime.fromisoformat(value.upper())
+        parsed = datetime.fromisoformat(value if value.isupper() else value.upper())  # "z" is not ISO
     except ValueError as exc:  # e.g. 2025-02-30, second 60, offset +24:00
         raise _invalid_timestamp(str(exc)) from None
+    if parsed.tzinfo is UTC:  # "Z" and "+00:00" parse to UTC itself: nothing to convert (most events)
+        return parsed
     return _as_utc(parsed)
 
 
@@ -112,5 +114,9 @@ class TimestampWindow:
     def problem(self, value: datetime) -> str | None:
         if self.earliest <= value <= self.latest:
             return None
+        return self.outside(value)
+
+    def outside(self, value: datetime) -> str:
+        """What is wrong with a timestamp outside the window."""
         return (f"timestamp {_iso(value)} is outside the accepted window {_iso(self.earliest)} .. "
                 f"{_iso(self.latest)} ({self.policy})")

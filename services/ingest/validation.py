@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -71,7 +72,7 @@ def validate_indexed(items: list[Any], received_at: datetime, window: TimestampW
     ``window`` bounds the timestamps (default: everything TokenTally can store); an event
     outside it is rejected on ``timestamp``. The accepted events are built in one pydantic
     call, ~30% cheaper than one by one. Ingest's own path skips this step
-    (``validate_inputs``, then ``records.pack_events``); tools and tests use it.
+    (``validate_inputs``, then ``records.record_rows`` and ``pack_rows``); tools and tests use it.
     """
     if received_at.utcoffset() is None:
         raise ValueError("received_at must be timezone-aware")
@@ -98,17 +99,20 @@ def validate_inputs(items: list[Any], window: TimestampWindow | None = None,
     """
     window = window or TimestampWindow.storable()
     rejected: list[Rejection] = []
-    validated: list[tuple[int, UsageEventIn]]
+    validated: Iterable[tuple[int, UsageEventIn]]
     try:
-        validated = list(enumerate(_inputs_adapter().validate_python(items)))
+        validated = enumerate(_inputs_adapter().validate_python(items))
     except ValidationError:
         validated = _validate_each(items, rejected)
+    earliest, latest = window.earliest, window.latest
     events: list[tuple[int, UsageEventIn]] = []
-    for index, event in validated:
-        if event.timestamp is not None and (problem := window.problem(event.timestamp)):
-            rejected.append(Rejection(index=index, errors=[FieldError(field="timestamp", message=problem)]))
+    for pair in validated:
+        stamp = pair[1].timestamp
+        if stamp is None or earliest <= stamp <= latest:  # ``window.problem`` inlined: it runs per event
+            events.append(pair)
         else:
-            events.append((index, event))
+            rejected.append(Rejection(index=pair[0], errors=[FieldError(field="timestamp",
+                                                                        message=window.outside(stamp))]))
     rejected.sort(key=lambda rejection: rejection.index)
     return events, rejected
 

@@ -12,7 +12,7 @@ from libs.common.auth import Principal
 from libs.common.events import MAX_TAGS, UsageRecorded
 from libs.common.kafka import decode_batch, encode_batch, pack
 from libs.common.settings import AuthSettings, KafkaSettings
-from services.ingest.records import pack_events
+from services.ingest.records import pack_rows, record_rows
 from services.ingest.schemas import UsageEventIn
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
@@ -51,16 +51,20 @@ def inputs(items: list[dict[str, Any]]) -> list[tuple[int, UsageEventIn]]:
     return events
 
 
+def test_inputs_carry_every_field_of_usage_recorded_and_only_usage_besides() -> None:
+    assert set(UsageEventIn.model_fields) - {"usage"} == set(UsageRecorded.model_fields) - {"received_at"}
+
+
 def test_bodies_are_the_bytes_pydantic_writes_for_usage_recorded() -> None:
     events = inputs(VARIED)
-    packed = pack_events(events, RECEIVED_AT, max_bytes=10**7)
+    packed = pack_rows(record_rows(events, RECEIVED_AT), max_bytes=10**7)
     assert packed.messages == [(encode_batch([to_recorded(e, RECEIVED_AT) for _, e in events]), len(events))]
 
 
 def test_bodies_decode_as_usage_recorded_at_every_bound() -> None:
     """``UsageRecorded`` is never stricter than the input model: what ingest accepts, pricing reads."""
     events = inputs(VARIED)
-    [(body, _)] = pack_events(events, RECEIVED_AT, max_bytes=10**7).messages
+    [(body, _)] = pack_rows(record_rows(events, RECEIVED_AT), max_bytes=10**7).messages
     assert decode_batch(UsageRecorded, body) == [to_recorded(e, RECEIVED_AT) for _, e in events]
 
 
@@ -69,19 +73,20 @@ def test_packing_splits_like_the_common_packer() -> None:
     events = inputs(items)
     recorded = [to_recorded(e, RECEIVED_AT) for _, e in events]
     for max_bytes, max_events in [(10**9, 500), (64 * 1024, 500), (4_096, 500), (10**9, 7)]:
-        ours = pack_events(events, RECEIVED_AT, max_bytes, max_events)
+        ours = pack_rows(record_rows(events, RECEIVED_AT), max_bytes, max_events)
         common = pack(recorded, max_bytes, max_events)
         assert ours.messages == [(body, len(chunk)) for body, chunk in common.messages]
         assert all(len(body) <= max_bytes for body, _ in ours.messages)
         assert ours.oversized == []
 
 
-def test_an_event_too_large_alone_is_reported_with_its_index_and_size() -> None:
+def test_an_event_too_large_alone_is_reported_with_its_size() -> None:
     items = [event(0), event(1, tags={f"t{i}": "y" * 256 for i in range(MAX_TAGS)}), event(2)]
     events = inputs(items)
-    packed = pack_events(events, RECEIVED_AT, max_bytes=2_000)
+    rows = record_rows(events, RECEIVED_AT)
+    packed = pack_rows(rows, max_bytes=2_000)
     size = len(encode_batch([to_recorded(events[1][1], RECEIVED_AT)]))
-    assert packed.oversized == [(1, size)]
+    assert packed.oversized == [(rows[1], size)]
     assert [count for _, count in packed.messages] == [1, 1]
 
 
