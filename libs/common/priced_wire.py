@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -164,18 +165,20 @@ def _price_row(price: AppliedPrice) -> list[Any]:
     return row
 
 
+_head = attrgetter("event_id", "provider", "model", "timestamp", "received_at")
+_tokens = attrgetter("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+_amounts = attrgetter("input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "total_usd")
+_unit_tokens = attrgetter(*_UNIT_TOKENS)
+_unit_amounts = attrgetter(*_UNIT_COSTS)
+
+
 def _event_row(event: UsagePriced, price: int) -> list[Any]:
-    cost = event.cost
-    row: list[Any] = [
-        event.event_id, event.provider, event.model, event.timestamp, event.received_at, price,
-        event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens,
-        event.reasoning_tokens,
-        cost.input_usd, cost.output_usd, cost.cache_read_usd, cost.cache_write_usd, cost.reasoning_usd,
-        cost.total_usd,
-    ]
-    units = [getattr(event, name) for name in _UNIT_TOKENS]
-    if any(units):
-        row += [event.project, event.tags, *units, *(getattr(cost, name) for name in _UNIT_COSTS)]
+    """``PricedEvent``'s fields in wire order, the trailing defaults left off (attribute reads in C: hot path)."""
+    row: list[Any] = [*_head(event), price, *_tokens(event), *_amounts(event.cost)]
+    if (event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
+            or event.cache_audio_read_tokens or event.input_image_tokens or event.cache_image_read_tokens
+            or event.output_image_tokens):
+        row += [event.project, event.tags, *_unit_tokens(event), *_unit_amounts(event.cost)]
     elif event.tags:
         row += [event.project, event.tags]
     elif event.project is not None:
