@@ -49,8 +49,9 @@ def pipeline_env(kafka_bootstrap: str, clickhouse_url: str, **extra: str) -> dic
 
 
 def start_pipeline(env: dict[str, str], log_dir: Path, names: tuple[str, ...],
-                   modules: dict[str, str] | None = None) -> Pipeline:
-    return start_shared_pipeline(env, log_dir, names, admin_key=ADMIN_KEY, ingest_key=INGEST_KEY, modules=modules)
+                   modules: dict[str, str] | None = None, replicas: dict[str, int] | None = None) -> Pipeline:
+    return start_shared_pipeline(env, log_dir, names, admin_key=ADMIN_KEY, ingest_key=INGEST_KEY, modules=modules,
+                                 replicas=replicas)
 
 
 @pytest.fixture(scope="module")
