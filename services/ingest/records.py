@@ -71,6 +71,9 @@ class Packed:
 def pack_rows(rows: Sequence[Row], max_bytes: int, max_events: int = EVENTS_PER_MESSAGE) -> Packed:
     """Bodies of at most ``max_events`` rows and ``max_bytes`` bytes."""
     packed = Packed()
+    if len(rows) <= max_events:  # most clients of a request: no slice, no loop
+        _pack_chunk(rows, max_bytes, packed)
+        return packed
     for start in range(0, len(rows), max_events):
         _pack_chunk(rows[start : start + max_events], max_bytes, packed)
     return packed
