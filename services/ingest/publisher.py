@@ -36,8 +36,8 @@ __all__ = ["Message", "StreamRefused", "UsagePublisher"]
 
 log = logging.getLogger(__name__)
 
-_HASHES_KEPT = 100_000
-"""Client keys whose partition hash is remembered (a few MB at most)."""
+_HASHES_KEPT = 65_536
+"""Client keys whose partition hash is remembered (~10 MB at most; forgotten all at once past it)."""
 
 Message = tuple[str, bytes, int]
 """``(client_id, body, events in the body)``."""

@@ -33,7 +33,6 @@ class Prepared:
 
     messages: list[Message]
     rejected: list[Rejection]
-    received: int
 
 
 @dataclass
@@ -87,7 +86,7 @@ class IngestService:
                 index, event = events[position[id(row)]]
                 rejected.append(Rejection(index=index, errors=[too_large(event, size, max_bytes)]))
             rejected.sort(key=lambda rejection: rejection.index)
-        return Prepared(messages, rejected, len(items))
+        return Prepared(messages, rejected)
 
     async def publish(self, prepared: Prepared) -> IngestResult:
         if prepared.messages:

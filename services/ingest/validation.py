@@ -7,9 +7,9 @@ batch does not cost the client the other 9,999.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -92,10 +92,11 @@ def validate_inputs(items: list[Any], window: TimestampWindow | None = None,
                     ) -> tuple[list[tuple[int, UsageEventIn]], list[Rejection]]:
     """Split a batch into valid inputs (with their index) and rejections sorted by index.
 
-    The whole list is validated in one pydantic call first (~20% cheaper per event than
-    item by item, measured on 1,000-event batches); only when some item fails is the batch
-    validated again item by item, which names each bad item and keeps the good ones. Then
-    each timestamp is checked against ``window``.
+    The whole list is validated in one pydantic call first; only when some item fails is the
+    batch validated again item by item, which names each bad item and keeps the good ones.
+    Then each timestamp is checked against ``window``. Measured on 1,000-event batches: 3.3 µs
+    an event when all are valid (item by item: ~4.9), 7.0 when one is not (both passes), a
+    cost only a client sending bad events sees.
     """
     window = window or TimestampWindow.storable()
     rejected: list[Rejection] = []
