@@ -107,9 +107,19 @@ UNPRICED_COLUMNS = (
 
 def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
     """A row in ``PRICED_COLUMNS`` order; amounts as ``Decimal`` or decimal text alike."""
-    price, cost = event.price, event.cost
+    return _row(event.client_id, event.priced_at, event, event.price, event.cost)
+
+
+def compact_row(client_id: str, priced_at: datetime, event: PricedEvent, price: PriceRow) -> list[Any]:
+    """``priced_row`` of an event read from a compact message (``libs.common.priced_wire``),
+    whose amounts are fields of the event itself."""
+    return _row(client_id, priced_at, event, price, event)
+
+
+def _row(client_id: str, priced_at: datetime, event: Any, price: Any, cost: Any) -> list[Any]:
+    """The row of ``event`` (names, times, tokens) at ``price`` (a price row) costing ``cost`` (its amounts)."""
     return [
-        event.client_id, event.event_id, event.timestamp, event.received_at, event.priced_at,
+        client_id, event.event_id, event.timestamp, event.received_at, priced_at,
         event.provider, event.model, event.project or "", event.tags,
         event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens,
         event.reasoning_tokens,
@@ -128,29 +138,6 @@ def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
         price.cache_image_read_per_mtok or _ZERO,
         cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
         event.output_image_tokens, price.output_image_per_mtok or _ZERO, cost.output_image_usd,
-    ]
-
-
-def compact_row(client_id: str, priced_at: datetime, event: PricedEvent, price: PriceRow) -> list[Any]:
-    """``priced_row`` of an event read from a compact message (``libs.common.priced_wire``)."""
-    e = event
-    return [
-        client_id, e.event_id, e.timestamp, e.received_at, priced_at,
-        e.provider, e.model, e.project or "", e.tags,
-        e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens,
-        price.source, price.price_id, price.effective_from, price.tier,
-        price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok, price.cache_write_per_mtok,
-        price.reasoning_per_mtok,
-        e.input_usd, e.output_usd, e.cache_read_usd, e.cache_write_usd, e.reasoning_usd, e.total_usd,
-        e.cache_write_1h_tokens, e.input_audio_tokens, e.output_audio_tokens,
-        price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
-        price.output_audio_per_mtok or _ZERO,
-        e.cache_write_1h_usd, e.input_audio_usd, e.output_audio_usd,
-        e.cache_audio_read_tokens, e.input_image_tokens, e.cache_image_read_tokens,
-        price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
-        price.cache_image_read_per_mtok or _ZERO,
-        e.cache_audio_read_usd, e.input_image_usd, e.cache_image_read_usd,
-        e.output_image_tokens, price.output_image_per_mtok or _ZERO, e.output_image_usd,
     ]
 
 

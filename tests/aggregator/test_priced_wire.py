@@ -144,3 +144,11 @@ def test_unknown_fields_or_types_make_the_message_unreadable() -> None:
     message["events"][0][6] = "1000"
     with pytest.raises(msgspec.ValidationError, match=r"events\[0\]"):
         decode_priced(orjson.dumps(message))
+
+
+def test_the_wire_order_of_unit_buckets_is_the_one_pricing_writes() -> None:
+    from libs.common.events import UNIT_BUCKETS
+    from libs.common.priced_wire import PricedEvent
+
+    fields = PricedEvent.__struct_fields__
+    assert fields[-14:] == (*(u.tokens for u in UNIT_BUCKETS), *(u.cost for u in UNIT_BUCKETS))

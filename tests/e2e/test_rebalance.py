@@ -8,7 +8,6 @@ total must stay exact and not even a duplicate raw row may be written.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +21,7 @@ from deploy.local_clickhouse import free_port
 from deploy.services import ServiceProcess
 from libs.common.settings import ClickHouseSettings
 from tests.e2e.conftest import Pipeline, event, new_client_id, pipeline_env, start_pipeline, wait_until
+from tests.e2e.streams import assert_each_counted_once, send_while, spread_stream
 from tests.support.proxy import DroppingProxy
 
 pytestmark = pytest.mark.integration
@@ -103,31 +103,14 @@ def test_an_insert_whose_response_is_lost_is_counted_once(proxied: tuple[Pipelin
 def test_two_aggregators_one_stopped_and_started_mid_stream_count_every_event_once(
         proxied: tuple[Pipeline, DroppingProxy]) -> None:
     pipeline, _ = proxied
-    clients = [new_client_id("rb") for _ in range(8)]  # spread over every partition
-    batches = [[event(clients[(b + i) % len(clients)], f"{b}-{i}", model=MODEL, input_tokens=1_000 + b * 7 + i)
-                for i in range(100)] for b in range(40)]
-    expected = {c: [e for batch in batches for e in batch if e["client_id"] == c] for c in clients}
-    done = threading.Event()
-
-    def send_all() -> None:
-        for batch in batches:
-            assert pipeline.send(batch).status_code == 202
-            time.sleep(0.15)
-        done.set()
-
-    sender = threading.Thread(target=send_all)
-    sender.start()
+    clients, batches = spread_stream("rb", MODEL)
     second = pipeline.services["aggregator-2"]
-    wait_until(lambda: sum(counted(pipeline, c) for c in clients) > 300, 60, "the first events counted")
-    second.stop()  # SIGTERM mid-stream: its partitions move to the first instance
-    time.sleep(3)
-    second.start()  # and back: a second rebalance while the first instance is busy
-    sender.join(timeout=180)
-    assert done.is_set()
 
-    for client in clients:
-        invoice = pipeline.wait_for_events(client, PERIOD, len(expected[client]), timeout=120)
-        (line,) = invoice["lines"]
-        assert line["events"] == len(expected[client]), client
-        assert Decimal(line["amount_exact"]) == sum(Decimal(e["input_tokens"]) for e in expected[client]) / 10**6
+    def stop_and_start() -> None:
+        second.stop()  # SIGTERM mid-stream: its partitions move to the first instance
+        time.sleep(3)
+        second.start()  # and back: a second rebalance while the first instance is busy
+
+    send_while(pipeline, batches, lambda: sum(counted(pipeline, c) for c in clients), stop_and_start)
+    assert_each_counted_once(pipeline, PERIOD, clients, batches)
     assert raw_rows(pipeline, clients) == sum(len(b) for b in batches)  # not even a duplicate raw row
