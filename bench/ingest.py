@@ -19,7 +19,6 @@ import json
 import shutil
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psutil

@@ -29,19 +29,23 @@ SERVICE_ORDER = ("pricing", "aggregator", "invoicing", "alerts", "ingest", "dash
 DEFAULT_PORTS = {"INGEST_PORT": "8000", "PRICING_PORT": "8001", "INVOICING_PORT": "8002", "ALERTS_PORT": "8003",
                  "AGGREGATOR_PORT": "8004", "DASHBOARD_PORT": "8005"}
 DASHBOARD_SECRET_FILE = LOCAL / "dashboard-secret"
-DEFAULT_REPLICAS = {"aggregator": 2}
-"""Instances per service. Two aggregators on two cores: while one waits for ClickHouse to take
-its insert, the other reads and checks its next batch (32k instead of 20k events/s straight onto
-the raw topic, BENCHMARKS.md "Compact priced messages, two aggregators"). They split the topic's
-partitions in one consumer group; a rebalance waits for the batch in flight
-(``services/aggregator/ownership.py``). ``TOKENTALLY_AGGREGATORS=1`` runs one."""
+DEFAULT_REPLICAS = {"pricing": 2, "aggregator": 2}
+"""Instances per service. Two of each consumer on two cores: while one waits (for Kafka's acks,
+for ClickHouse to take an insert), the other works on its next batch. Measured with
+`make bench` on 2026-12-02: one of each 20.7k (HTTP) and 32.3k (raw topic) events/s, two
+aggregators the same, two of each 25.5k and 37.8k (BENCHMARKS.md, "Compact priced messages,
+two aggregators"). Each pair splits its topics' partitions in one consumer group; a rebalance
+waits for the aggregator's batch in flight (``services/aggregator/ownership.py``), and a
+batch pricing had not committed is priced again and dropped as a duplicate by the aggregators.
+``TOKENTALLY_REPLICAS="pricing=1,aggregator=1"`` runs one of each."""
 
 
 def replicas() -> dict[str, int]:
-    """``DEFAULT_REPLICAS``, with the aggregator count from ``TOKENTALLY_AGGREGATORS`` if set."""
+    """``DEFAULT_REPLICAS``, changed by ``TOKENTALLY_REPLICAS`` (``service=count,…``) if set."""
     counts = dict(DEFAULT_REPLICAS)
-    if chosen := os.environ.get("TOKENTALLY_AGGREGATORS"):
-        counts["aggregator"] = max(1, int(chosen))
+    for item in filter(None, os.environ.get("TOKENTALLY_REPLICAS", "").split(",")):
+        name, _, count = item.partition("=")
+        counts[name.strip()] = max(1, int(count))
     return counts
 
 

@@ -4,7 +4,6 @@ delivered signed (Standard Webhooks) to a local receiver across its outage and a
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
