@@ -66,8 +66,11 @@ def amounts_problem(cost: Any) -> str | None:
     The common case, all of them plain text that fits, is one pattern match over the joined
     text; only a message that fails it is looked at field by field, for the reason.
     """
-    texts = _amounts(cost)
-    if all(type(text) is str for text in texts) and _PLAIN_AMOUNTS.fullmatch(",".join(texts) + ","):
+    try:
+        joined = ",".join(_amounts(cost))
+    except TypeError:  # amounts as Decimal (an event built in Python, not read from a message)
+        joined = ""
+    if joined and _PLAIN_AMOUNTS.fullmatch(joined + ","):
         return None
     for name in COST_FIELDS:
         if problem := _fits(getattr(cost, name), AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS, AMOUNT_SCALE + 1):

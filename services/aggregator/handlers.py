@@ -87,14 +87,18 @@ def register_handlers(broker: KafkaBroker, settings: AggregatorSettings, aggrega
         await asyncio.sleep(max(0.0, min_interval - (time.monotonic() - started)))
 
     async def record_batch(records: Sequence[ConsumerRecord]) -> set[tuple[str, str]]:
-        with gc_paused():  # exits after the batch is recorded: its objects are freed by then
-            decoded = read_priced(records)
-            outcome = await aggregator.record_priced(decoded.events, token=batch_token(records),
-                                                     still_owner=in_flight.still_owner)
-            await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(outcome.refused, decoded)])
-        EVENTS_INSERTED.labels(table="priced_events").inc(outcome.inserted)
-        DUPLICATES_DROPPED.inc(outcome.duplicates)
-        return outcome.periods
+        with gc_paused():  # the batch's objects live in store_batch: freed before the collector resumes
+            inserted, duplicates, periods = await store_batch(records)
+        EVENTS_INSERTED.labels(table="priced_events").inc(inserted)
+        DUPLICATES_DROPPED.inc(duplicates)
+        return periods
+
+    async def store_batch(records: Sequence[ConsumerRecord]) -> tuple[int, int, set[tuple[str, str]]]:
+        decoded = read_priced(records)
+        outcome = await aggregator.record_priced(decoded.events, token=batch_token(records),
+                                                 still_owner=in_flight.still_owner)
+        await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(outcome.refused, decoded)])
+        return outcome.inserted, outcome.duplicates, outcome.periods
 
     @broker.subscriber(topic(USAGE_UNPRICED, prefix), group_id=f"{settings.group_id}.unpriced", **batch_options)
     async def on_unpriced(message: KafkaMessage) -> None:

@@ -165,8 +165,9 @@ class Aggregator:
             refused.extend(await write_isolating(group, insert))
         refused_ids = {id(r.item) for r in refused}
         kept = [e for e in storable if id(e) not in refused_ids]
-        outcome = RecordOutcome(periods={(e.client_id, f"{e.timestamp.year:04d}-{e.timestamp.month:02d}")
-                                         for e in kept}, refused=refused)
+        months = {(e.client_id, e.timestamp.year, e.timestamp.month) for e in kept}
+        outcome = RecordOutcome(periods={(client, f"{year:04d}-{month:02d}") for client, year, month in months},
+                                refused=refused)
         outcome.inserted = len([e for e in new if id(e) not in refused_ids])
         outcome.duplicates = len(storable) - len(new)
         return outcome

@@ -59,14 +59,18 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         await run_batch(CONSUMER, backoff, lambda: price_batch(records))
 
     async def price_batch(records: Sequence[ConsumerRecord]) -> None:
-        with gc_paused():  # exits after the batch is done: its objects are freed by then
-            decoded = decode_records(UsageRecorded, records)
-            outcome = service.price(decoded.events, datetime.now(UTC))
-            refused = [
-                *outcome.failed,
-                *await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced, max_bytes),
-                *await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced, max_bytes),
-            ]
-            await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
-        EVENTS_PRICED.inc(len(outcome.priced))
-        EVENTS_UNPRICED.inc(len(outcome.unpriced))
+        with gc_paused():  # the batch's objects live in price_and_publish: freed before the collector resumes
+            priced, unpriced = await price_and_publish(records)
+        EVENTS_PRICED.inc(priced)
+        EVENTS_UNPRICED.inc(unpriced)
+
+    async def price_and_publish(records: Sequence[ConsumerRecord]) -> tuple[int, int]:
+        decoded = decode_records(UsageRecorded, records)
+        outcome = service.price(decoded.events, datetime.now(UTC))
+        refused = [
+            *outcome.failed,
+            *await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced, max_bytes),
+            *await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced, max_bytes),
+        ]
+        await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
+        return len(outcome.priced), len(outcome.unpriced)
