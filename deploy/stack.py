@@ -33,7 +33,7 @@ DEFAULT_REPLICAS = {"pricing": 2, "aggregator": 2}
 """Instances per service. Two of each consumer on two cores: while one waits (for Kafka's acks,
 for ClickHouse to take an insert), the other works on its next batch. Measured with
 `make bench` on 2026-12-02: one of each 20.7k (HTTP) and 32.3k (raw topic) events/s, two
-aggregators the same, two of each 25.5k and 37.8k (BENCHMARKS.md, "Compact priced messages,
+of each 25.5k and 37.8k (BENCHMARKS.md, "Compact priced messages,
 two aggregators"). Each pair splits its topics' partitions in one consumer group; a rebalance
 waits for the aggregator's batch in flight (``services/aggregator/ownership.py``), and a
 batch pricing had not committed is priced again and dropped as a duplicate by the aggregators.
