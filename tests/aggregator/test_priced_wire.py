@@ -152,3 +152,11 @@ def test_the_wire_order_of_unit_buckets_is_the_one_pricing_writes() -> None:
 
     fields = PricedEvent.__struct_fields__
     assert fields[-14:] == (*(u.tokens for u in UNIT_BUCKETS), *(u.cost for u in UNIT_BUCKETS))
+
+
+def test_a_price_row_on_the_wire_has_the_fields_of_applied_price_in_its_order() -> None:
+    """``PriceRow`` mirrors ``AppliedPrice`` (the legacy reader's ``AppliedPriceRecord`` too): one list of fields."""
+    from libs.common.priced_wire import PriceRow
+    from services.aggregator.rows import AppliedPriceRecord
+
+    assert PriceRow.__struct_fields__ == tuple(AppliedPrice.model_fields) == tuple(AppliedPriceRecord.model_fields)
