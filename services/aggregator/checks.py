@@ -56,8 +56,10 @@ def price_problem(price: Any) -> str | None:
 
 
 _amounts = attrgetter(*COST_FIELDS)
-_PLAIN_AMOUNTS = re.compile(rf"(?:[0-9]{{1,{AMOUNT_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{AMOUNT_SCALE}}})?,)+")
-"""Amounts written as plain decimal text within the column's digits, each followed by a comma."""
+_PLAIN_AMOUNTS = re.compile(
+    rf"(?:[0-9]{{1,{AMOUNT_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{AMOUNT_SCALE}}})?,){{{len(COST_FIELDS)}}}")
+"""Exactly ``COST_FIELDS``' amounts, each plain decimal text within the column's digits followed by a comma
+(exactly: an amount with a comma in it, ``"1,5"``, would otherwise read as two good ones)."""
 
 
 def amounts_problem(cost: Any) -> str | None:

@@ -160,3 +160,10 @@ def test_a_price_row_on_the_wire_has_the_fields_of_applied_price_in_its_order() 
     from services.aggregator.rows import AppliedPriceRecord
 
     assert PriceRow.__struct_fields__ == tuple(AppliedPrice.model_fields) == tuple(AppliedPriceRecord.model_fields)
+
+
+def test_an_amount_with_the_joining_comma_in_it_is_not_read_as_two() -> None:
+    message = orjson.loads(encode_priced(events()[:1]))
+    message["events"][0][11:17] = ["1,5", "0", "0", "0", "0", "1"]  # plain text otherwise: the quick path
+    (entry,) = entries_of(decode_priced(orjson.dumps(message)))
+    assert entry.problem is not None and "cost.input_usd" in entry.problem

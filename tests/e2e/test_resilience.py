@@ -402,3 +402,46 @@ def test_a_dead_letter_is_listed_fixed_and_redriven_by_an_admin_and_billed_once(
     assert "dead letters: " in report and "pending review" in report, report
     total = int(report.split("dead letters: ")[1].split(" ")[0].replace(",", ""))
     assert total >= 2, report
+
+
+def test_a_compact_priced_message_with_a_bad_event_or_a_bad_shape_stops_nobody(pipeline: Pipeline) -> None:
+    """The priced topic's compact body (``libs.common.priced_wire``) read by the real aggregator: an amount that
+    does not fit sets that one event aside, a message that does not read is dead-lettered whole, and the
+    message's other events and every other client are billed."""
+    import orjson
+
+    from libs.common.events import AppliedPrice, CostBreakdown, UsagePriced
+    from libs.common.priced_wire import encode_priced
+    from libs.common.topics import USAGE_PRICED
+
+    client = new_client_id("compact")
+    when = datetime.fromisoformat(at())
+    price = AppliedPrice(source="override", price_id="ov-compact", effective_from=None,
+                         input_per_mtok=Decimal("1"), output_per_mtok=Decimal("1"), cache_read_per_mtok=Decimal("1"),
+                         cache_write_per_mtok=Decimal("1"), reasoning_per_mtok=Decimal("1"))
+    cost = CostBreakdown(input_usd=Decimal("1"), output_usd=Decimal(0), cache_read_usd=Decimal(0),
+                         cache_write_usd=Decimal(0), reasoning_usd=Decimal(0), total_usd=Decimal("1"))
+    events = [UsagePriced(event_id=event_id, client_id=client, provider="openai", model=MODEL, timestamp=when,
+                          received_at=when, input_tokens=1_000_000, price=price, cost=cost, priced_at=when)
+              for event_id in ("good-1", "bad-amount")]
+    body = orjson.loads(encode_priced(events))
+    body["events"][1][11] = "1,5"  # bad-amount's input_usd
+    dangling = {**body, "events": [[*body["events"][0][:5], 7, *body["events"][0][6:]]]}  # no price row 7
+    asyncio.run(_produce_raw(pipeline, USAGE_PRICED, client, orjson.dumps(body)))
+    asyncio.run(_produce_raw(pipeline, USAGE_PRICED, client, orjson.dumps(dangling)))
+
+    invoice = pipeline.wait_for_events(client, PERIOD, 1)
+    assert invoice["base_cost"] == "1.00"
+    pricing = pipeline.api("pricing")
+    def both() -> list[dict[str, Any]] | None:
+        found = pricing.get("/v1/dead-letters", params={"client_id": client}).json()
+        return found if len(found) == 2 else None
+
+    letters = wait_until(both, 60, "both dead letters to be listed")
+    (amount,) = [x for x in letters if x["event_id"] == "bad-amount"]
+    (unreadable,) = [x for x in letters if x["event_id"] == ""]
+    assert amount["stage"] == "aggregator" and amount["error_class"] == "out_of_range"
+    assert "cost.input_usd" in amount["reason"] and amount["payload"]["cost"]["input_usd"] == "1,5"
+    assert unreadable["error_class"] == "invalid_message" and "price row 7" in unreadable["reason"]
+    assert_fresh_clients_are_billed(pipeline)
+    assert pipeline.wait_for_events(client, PERIOD, 1)["base_cost"] == "1.00"  # nothing counted twice
