@@ -17,6 +17,11 @@ def gc_paused() -> Iterator[None]:
     of validating and pricing a 20,000-event batch. Reference counting still frees
     everything else; cycles made meanwhile are collected after. Leaves the collector as
     it found it, so it is safe to nest.
+
+    Keep the batch's objects in a function that returns inside the ``with`` (the consumers'
+    ``price_and_publish`` and ``store_batch``, ingest's ``prepare``): objects still alive when
+    the pause ends are all in the youngest generation, and the first collection after it
+    traverses every one of them (measured: 12-15 % of pricing's CPU).
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from libs.common.events import UNIT_BUCKETS, AppliedPrice, UsagePriced
+from libs.common.events import UNIT_BUCKETS, AppliedPrice, CostBreakdown, UsagePriced
 
 VERSION: Final = 2
 TOKEN_LIMIT: Final = 10**12
@@ -188,8 +188,7 @@ def as_priced_json(message: PricedMessage, event: PricedEvent) -> dict[str, Any]
     """One event in the earlier ``UsagePriced`` JSON shape: a dead letter's body, readable and re-drivable."""
     price = message.prices[event.price]
     fields = msgspec.structs.asdict(event)
-    cost = {name: fields.pop(name) for name in ("input_usd", "output_usd", "cache_read_usd", "cache_write_usd",
-                                                  "reasoning_usd", "total_usd", *_UNIT_COSTS)}
+    cost = {name: fields.pop(name) for name in CostBreakdown.model_fields}
     del fields["price"]
     return {**fields, "client_id": message.client_id, "price": msgspec.structs.asdict(price), "cost": cost,
             "priced_at": message.priced_at}

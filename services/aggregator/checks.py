@@ -16,7 +16,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from libs.common.events import UsagePriced
+from libs.common.events import CostBreakdown, UsagePriced
 from libs.common.limits import (
     AMOUNT_INTEGER_DIGITS,
     AMOUNT_SCALE,
@@ -25,17 +25,25 @@ from libs.common.limits import (
     decimal_problem,
     timestamp_problem,
 )
-from libs.common.schema import COST_COLUMNS, PRICE_COLUMNS
+from libs.common.schema import PRICE_COLUMNS
 from services.aggregator.rows import PricedRecord
 
-COST_FIELDS = tuple(name if name != "cost_usd" else "total_usd" for name in COST_COLUMNS)
+COST_FIELDS = tuple(CostBreakdown.model_fields)
 """The amount attributes of an event's cost (``CostBreakdown``, or a compact event itself)."""
 
 
-def _fits(text: object, scale: int, integer_digits: int, fast_length: int) -> str | None:
-    """Short plain decimal text (digits and at most one point) cannot overflow; parse only the rest."""
-    if (isinstance(text, str) and len(text) <= fast_length
-            and (text.isdigit() or (text.count(".") == 1 and text.replace(".", "", 1).isdigit()))):
+def _plain(scale: int, integer_digits: int) -> str:
+    """Plain decimal text (ASCII digits, at most one point) within a column's digits: it cannot overflow."""
+    return rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,{scale}}})?"
+
+
+_PLAIN_PRICE = re.compile(_plain(PRICE_SCALE, PRICE_INTEGER_DIGITS))
+_PLAIN_AMOUNT = re.compile(_plain(AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS))
+
+
+def _fits(text: object, plain: re.Pattern[str], scale: int, integer_digits: int) -> str | None:
+    """Plain text that fits is the common case; parse only the rest (exponents, long or odd text)."""
+    if isinstance(text, str) and plain.fullmatch(text):
         return None
     return decimal_problem(text, scale=scale, integer_digits=integer_digits)  # type: ignore[arg-type]
 
@@ -50,14 +58,13 @@ def price_problem(price: Any) -> str | None:
             continue
         if str(value).startswith("-"):
             return f"price.{name}: {value} is negative"
-        if problem := _fits(value, PRICE_SCALE, PRICE_INTEGER_DIGITS, PRICE_SCALE + 1):
+        if problem := _fits(value, _PLAIN_PRICE, PRICE_SCALE, PRICE_INTEGER_DIGITS):
             return f"price.{name}: {problem}"
     return None
 
 
 _amounts = attrgetter(*COST_FIELDS)
-_PLAIN_AMOUNTS = re.compile(
-    rf"(?:[0-9]{{1,{AMOUNT_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{AMOUNT_SCALE}}})?,){{{len(COST_FIELDS)}}}")
+_PLAIN_AMOUNTS = re.compile(rf"(?:{_plain(AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS)},){{{len(COST_FIELDS)}}}")
 """Exactly ``COST_FIELDS``' amounts, each plain decimal text within the column's digits followed by a comma
 (exactly: an amount with a comma in it, ``"1,5"``, would otherwise read as two good ones)."""
 
@@ -75,7 +82,7 @@ def amounts_problem(cost: Any) -> str | None:
     if joined and _PLAIN_AMOUNTS.fullmatch(joined + ","):
         return None
     for name in COST_FIELDS:
-        if problem := _fits(getattr(cost, name), AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS, AMOUNT_SCALE + 1):
+        if problem := _fits(getattr(cost, name), _PLAIN_AMOUNT, AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS):
             return f"cost.{name}: {problem}"
     return None
 

@@ -22,13 +22,13 @@ from pydantic import BaseModel, ValidationError
 from libs.common.consuming import DecodedBatch
 from libs.common.deadletter import INVALID_MESSAGE, DeadLetter, of_record
 from libs.common.events import UsagePriced
-from libs.common.ids import CLIENT_ID_PATTERN
+from libs.common.ids import CLIENT_ID_PATTERN, CLIENT_ID_RULE
 from libs.common.kafka import decode_batch
 from libs.common.priced_wire import PricedMessage, as_priced_json, decode_priced, is_compact
 from services.aggregator.checks import event_problem, price_problem, priced_problem
 from services.aggregator.rows import PricedRecord, compact_row, priced_row
 
-_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
+_CLIENT_ID = re.compile(CLIENT_ID_RULE)
 
 
 @dataclass(slots=True)
@@ -60,7 +60,7 @@ def entry_of(event: UsagePriced | PricedRecord) -> PricedEntry:
 def entries_of(message: PricedMessage) -> list[PricedEntry]:
     """The entries of a compact message; a malformed one (bad client id, dangling price index) raises ``ValueError``."""
     client_id = message.client_id
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):  # fullmatch: "$" alone would let a trailing newline by
         raise ValueError(f"client_id {client_id[:64]!r} does not match {CLIENT_ID_PATTERN}")
     prices = message.prices
     problems = [price_problem(price) for price in prices]
