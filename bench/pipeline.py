@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -222,6 +223,20 @@ async def count_until(counter: Counter, target: int, started: float, timeout: fl
         await asyncio.sleep(interval)
 
 
+async def counted_while_sending(sender: Coroutine[Any, Any, Any], counting: Coroutine[Any, Any, float]) -> float:
+    """Run the load and the count together; a load that fails (ingest refused a batch) ends
+    the phase at once instead of leaving the count to wait out its stall timeout."""
+    send_task, count_task = asyncio.create_task(sender), asyncio.create_task(counting)
+    await asyncio.wait({send_task, count_task}, return_when=asyncio.FIRST_EXCEPTION)
+    for failed, other in ((send_task, count_task), (count_task, send_task)):
+        if failed.done() and failed.exception() is not None:
+            other.cancel()
+            await asyncio.gather(other, return_exceptions=True)
+            raise failed.exception()  # type: ignore[misc]
+    await send_task
+    return await count_task
+
+
 def sustained_rate(samples: list[tuple[float, int]], base: int, total: int) -> int | None:
     """Counting rate between 10% and 90% of the phase's events (skips ramp-up and tail);
     None when the phase was too short to see that window."""
@@ -369,10 +384,8 @@ class Benchmark:
                 stats.started = time.monotonic()
                 sender = send_kafka(env["KAFKA_BOOTSTRAP_SERVERS"], topic(USAGE_RECORDED, env["KAFKA_TOPIC_PREFIX"]),
                                     payload, rate=self.s.rate, stats=stats)
-            send_task = asyncio.create_task(sender)
-            counted_at = await count_until(self.counter, base + new_unique, stats.started, self.s.drain_timeout,
-                                           samples)
-            await send_task
+            counted_at = await counted_while_sending(
+                sender, count_until(self.counter, base + new_unique, stats.started, self.s.drain_timeout, samples))
             if self.profiler:
                 self.profiler.stop()
         seconds = counted_at - stats.started

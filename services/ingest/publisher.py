@@ -59,6 +59,7 @@ class UsagePublisher:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._hashes: dict[bytes, int] = {}
+        self._partition_turns: dict[int, asyncio.Lock] = {}
 
     async def start(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -91,14 +92,28 @@ class UsagePublisher:
             if batch is not None and batch.append(key=key, value=body, timestamp=None) is not None:
                 continue
             if batch is not None:  # full: hand it over, start the next
-                acks.append(await producer.send_batch(batch, self._topic, partition=partition))
+                acks.append(await self._hand_over(producer, batch, partition))
             batches[partition] = batch = producer.create_batch()
             if batch.append(key=key, value=body, timestamp=None) is None:  # not even alone: let send() refuse it
                 acks.append(await producer.send(self._topic, body, key=key, partition=partition))
                 del batches[partition]
         for partition, batch in batches.items():
-            acks.append(await producer.send_batch(batch, self._topic, partition=partition))
+            acks.append(await self._hand_over(producer, batch, partition))
         return acks
+
+    async def _hand_over(self, producer: AIOKafkaProducer, batch: BatchBuilder, partition: int) -> asyncio.Future[Any]:
+        """``send_batch``, one request at a time per partition.
+
+        aiokafka holds one queued batch per partition and makes the others wait for its slot,
+        but on every wake-up it takes the whole time waited so far off the waiter's budget
+        again (``MessageAccumulator.add_batch``): with a few dozen requests in flight the
+        last ones failed with ``KafkaTimeoutError`` within a second, and ingest answered 503
+        under load. Waiting for our turn here, in order, leaves aiokafka one waiter per
+        partition; the request's own timeout (``publish``) still bounds the whole wait.
+        """
+        turn = self._partition_turns.setdefault(partition, asyncio.Lock())
+        async with turn:
+            return await producer.send_batch(batch, self._topic, partition=partition)
 
     def _hash(self, key: bytes) -> int:
         """aiokafka's ``DefaultPartitioner`` hash of a key, computed once per client (it is pure Python)."""
