@@ -46,10 +46,11 @@ def best_of(repeats: int, work: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
-def priced_events(count: int) -> list[UsagePriced]:
-    """The workload's events that the bundled catalog prices (its two private models need overrides)."""
-    now = datetime.now(UTC)
-    raw = [{**event, "received_at": now.isoformat()} for event in Workload(200).events(count)]
+def priced_events(count: int, now: datetime | None = None) -> list[UsagePriced]:
+    """The workload's events that the bundled catalog prices (its two private models need overrides);
+    the same events every time for one ``now``."""
+    now = now or datetime.now(UTC)
+    raw = [{**event, "received_at": now.isoformat()} for event in Workload(200, now=now).events(count)]
     recorded = decode_batch(UsageRecorded, orjson.dumps(raw))
     return PricingService(PriceBook(CatalogPrices())).price(recorded, now).priced
 

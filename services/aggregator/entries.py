@@ -25,7 +25,7 @@ from libs.common.events import UsagePriced
 from libs.common.ids import CLIENT_ID_PATTERN, CLIENT_ID_RULE
 from libs.common.kafka import decode_batch
 from libs.common.priced_wire import PricedMessage, as_priced_json, decode_priced, is_compact
-from services.aggregator.checks import event_problem, price_problem, priced_problem
+from services.aggregator.checks import amounts_fit, event_problem, price_problem, priced_problem, timestamps_fit
 from services.aggregator.rows import PricedRecord, compact_row, priced_row
 
 _CLIENT_ID = re.compile(CLIENT_ID_RULE)
@@ -63,17 +63,21 @@ def entries_of(message: PricedMessage) -> list[PricedEntry]:
     if not _CLIENT_ID.fullmatch(client_id):  # fullmatch: "$" alone would let a trailing newline by
         raise ValueError(f"client_id {client_id[:64]!r} does not match {CLIENT_ID_PATTERN}")
     prices = message.prices
+    events = message.events
     problems = [price_problem(price) for price in prices]
+    # The common case, checked once for the whole message: no price row, time or amount out
+    # of range, so no event has a problem. Otherwise each event is checked for its reason.
+    every_event_fits = not any(problems) and timestamps_fit(events) and amounts_fit(events)
     priced_at = message.priced_at
     entries: list[PricedEntry] = []
-    for event in message.events:
+    for event in events:
         index = event.price
         if index >= len(prices):
             raise ValueError(f"event {event.event_id!r} points at price row {index} of {len(prices)}")
         price = prices[index]
+        problem = None if every_event_fits else event_problem(event.timestamp, problems[index], event)
         entries.append(PricedEntry(client_id, event.event_id, event.timestamp,
-                                   compact_row(client_id, priced_at, event, price),
-                                   event_problem(event.timestamp, problems[index], event), (message, event)))
+                                   compact_row(client_id, priced_at, event, price), problem, (message, event)))
     return entries
 
 
