@@ -13,7 +13,8 @@ services as processes (``deploy/pipeline.py``, as the e2e tests do):
    ingest API, ``kafka`` produces ingest's message format straight onto
    ``usage.recorded.v1``. It polls the monthly totals until every unique event is counted.
    End-to-end rate = events sent / (last counted − first sent); "sustained" is the
-   counting rate between 10% and 90% of the phase's events.
+   counting rate between 10% and 90% of the phase's events. Each mode first sends
+   ``--warm-up-events`` the same way, not measured (reported under ``warm_up``).
 2. **freshness**: load at half the best measured rate while probe clients send one event
    at a time through ingest and poll the invoice API until it shows up (p50/p99/max).
 3. **correctness**: totals in ClickHouse (monthly and daily) equal totals recomputed from
@@ -80,6 +81,10 @@ PACKAGES = ("aiokafka", "faststream", "fastapi", "uvicorn", "pydantic", "pydanti
 class BenchSettings:
     events: int = 600_000
     """Events per throughput mode."""
+    warm_up_events: int = 100_000
+    """Events sent through each mode before its measured phase, not measured: the first seconds
+    of a fresh stack (the JVM compiling Kafka's hot paths, first ClickHouse parts, Python's
+    caches) are not what the pipeline sustains."""
     rate: float | None = None
     """Target events/s for the throughput phases; None: as fast as the pipeline takes them."""
     mode: str = "both"
@@ -107,7 +112,7 @@ class BenchSettings:
 
     @classmethod
     def quick_run(cls, **overrides: Any) -> BenchSettings:
-        base = dict(events=3_000, invoice_events=0, clients=25, http_batch=250, kafka_tick=1_000,
+        base = dict(events=3_000, warm_up_events=0, invoice_events=0, clients=25, http_batch=250, kafka_tick=1_000,
                     freshness_seconds=3.0, probes=2, invoice_requests=20, quick=True, drain_timeout=60.0)
         return cls(**{**base, **overrides})
 
@@ -348,6 +353,9 @@ class Benchmark:
         throughput: dict[str, Any] = {}
         self.results["throughput"] = throughput
         for mode in self.s.modes:
+            if self.s.warm_up_events:
+                self.results.setdefault("warm_up", {})[mode] = await self._throughput(
+                    mode, env, phase=f"warm_up_{mode}", count=self.s.warm_up_events)
             throughput[mode] = await self._throughput(mode, env)
         best_mode = max(throughput, key=lambda m: throughput[m]["e2e_events_per_s"])
         half_max = throughput[best_mode]["e2e_events_per_s"] / 2
@@ -362,13 +370,13 @@ class Benchmark:
 
     # ---------------------------------------------------------------- phases
 
-    async def _throughput(self, mode: str, env: dict[str, str], phase: str = "") -> dict[str, Any]:
+    async def _throughput(self, mode: str, env: dict[str, str], phase: str = "", count: int | None = None) -> dict[str, Any]:
         phase = phase or f"throughput_{mode}"
         before = self.workload.expected.unique
-        events = self.workload.events(self.s.events, self.s.duplicate_share)
+        events = self.workload.events(count or self.s.events, self.s.duplicate_share)
         new_unique = self.workload.expected.unique - before
         base = await self.counter.counted()
-        print(f"[{mode}] sending {len(events):,} events ({new_unique:,} unique)...", flush=True)
+        print(f"[{phase}] sending {len(events):,} events ({new_unique:,} unique)...", flush=True)
         samples: list[tuple[float, int]] = []
         with self.monitor.phase(phase):
             if self.profiler:
@@ -403,7 +411,7 @@ class Benchmark:
         }
         if stats.request_seconds:
             result["http_request_latency"] = latency_summary(stats.request_seconds)
-        print(f"[{mode}] {result['e2e_events_per_s']:,} events/s end to end "
+        print(f"[{phase}] {result['e2e_events_per_s']:,} events/s end to end "
               f"(sustained {result['sustained_events_per_s'] or 'n/a'}/s, ingest side {result['ingest_events_per_s']:,}/s)",
               flush=True)
         return result
@@ -677,6 +685,8 @@ def versions() -> dict[str, str]:
 def parse_args(argv: list[str] | None) -> BenchSettings:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, help="events per throughput mode (default 600,000; quick 3,000)")
+    parser.add_argument("--warm-up-events", type=int,
+                        help="events sent through each mode before it is measured (default 100,000; quick 0)")
     parser.add_argument("--rate", type=float, help="target events/s for the throughput phases (default: max)")
     parser.add_argument("--mode", choices=["http", "kafka", "both"], default="both")
     parser.add_argument("--invoice-events", type=int, help="synthetic priced events for the invoice step "
@@ -699,7 +709,7 @@ def parse_args(argv: list[str] | None) -> BenchSettings:
                         help="extra service environment, e.g. --set AGGREGATOR_MAX_RECORDS=500")
     args = parser.parse_args(argv)
     chosen = {key: value for key, value in {
-        "events": args.events, "rate": args.rate, "mode": args.mode, "invoice_events": args.invoice_events,
+        "events": args.events, "warm_up_events": args.warm_up_events, "rate": args.rate, "mode": args.mode, "invoice_events": args.invoice_events,
         "clients": args.clients, "http_batch": args.http_batch, "http_concurrency": args.http_concurrency,
         "freshness_seconds": args.freshness_seconds, "kafka_bootstrap": args.kafka_bootstrap,
         "clickhouse_url": args.clickhouse_url, "results_dir": args.results_dir, "keep": args.keep,
