@@ -16,14 +16,15 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from libs.common.consuming import DecodedBatch, batch_subscriber_options, decode_records, records_of, run_batch
+from libs.common.consuming import DecodedBatch, batch_subscriber_options, records_of, run_batch
 from libs.common.deadletter import DeadLetter, of_event, publish_dead_letters
 from libs.common.events import UsageRecorded
 from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
 from libs.common.metrics import EVENTS_PRICED, EVENTS_UNPRICED
-from libs.common.topics import USAGE_PRICED, USAGE_RECORDED, USAGE_UNPRICED, topic
-from services.pricing.publishing import publish_by_client
+from libs.common.topics import USAGE_RECORDED, topic
+from services.pricing.batch import prepare
+from services.pricing.publishing import send
 from services.pricing.service import PricingService
 from services.pricing.settings import PricingSettings
 
@@ -65,12 +66,12 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         EVENTS_UNPRICED.inc(unpriced)
 
     async def price_and_publish(records: Sequence[ConsumerRecord]) -> tuple[int, int]:
-        decoded = decode_records(UsageRecorded, records)
-        outcome = service.price(decoded.events, datetime.now(UTC))
+        batch = prepare(service, records, datetime.now(UTC), max_bytes)
+        decoded, outcome = batch.decoded, batch.outcome
         refused = [
             *outcome.failed,
-            *await publish_by_client(broker, USAGE_PRICED, prefix, outcome.priced, max_bytes),
-            *await publish_by_client(broker, USAGE_UNPRICED, prefix, outcome.unpriced, max_bytes),
+            *await send(broker, prefix, batch.priced),
+            *await send(broker, prefix, batch.unpriced),
         ]
         await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
         return len(outcome.priced), len(outcome.unpriced)

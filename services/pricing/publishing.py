@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
@@ -19,33 +20,60 @@ from libs.common.topics import USAGE_PRICED, topic
 E = TypeVar("E", bound=BaseModel)
 
 
-async def publish_by_client(broker: KafkaBroker, name: str, prefix: str, events: Sequence[E],
-                            max_bytes: int) -> list[Refused[E]]:
-    """Publish events under their client's key and wait for the broker's acks.
+@dataclass(slots=True)
+class Outgoing(Generic[E]):
+    """One topic's message bodies, ready to send, and the events that cannot travel.
+
+    Written before anything is sent (``pack_by_client``), so a batch's CPU work is done in
+    one place, apart from the waits for Kafka's acks (``send``).
+    """
+
+    name: str
+    encode: Encoder[E]
+    messages: list[tuple[str, bytes, Sequence[E]]] = field(default_factory=list)
+    """``(client_id, body, the events in it)``."""
+    refused: list[Refused[E]] = field(default_factory=list)
+
+
+def pack_by_client(name: str, events: Sequence[E], max_bytes: int) -> Outgoing[E]:
+    """The bodies of ``events`` for topic ``name``, grouped under their client's key.
 
     Priced events travel in the compact format the aggregator reads fastest
     (``libs.common.priced_wire``); unpriced ones as JSON arrays of ``UsageUnpriced``.
-
-    Messages hold at most ``max_bytes`` (``KAFKA_MAX_MESSAGE_BYTES``). Returns the events
-    that cannot travel: one that alone encodes to more, or one Kafka refuses alone (found
-    by bisecting a refused message). A transient failure propagates.
+    Messages hold at most ``max_bytes`` (``KAFKA_MAX_MESSAGE_BYTES``); an event that alone
+    encodes to more is refused.
     """
-    target = topic(name, prefix)
     encode: Encoder[E] = encode_priced if name == USAGE_PRICED else encode_batch  # type: ignore[assignment]
-    refused: list[Refused[E]] = []
-    sends = []
+    outgoing: Outgoing[E] = Outgoing(name, encode)
     for client_id, group in group_by_client(events).items():
         packed = pack(group, max_bytes, encode=encode)
-        refused.extend(
+        outgoing.refused.extend(
             Refused(event, f"its {name} message alone would be {size:,} bytes, over the "
                            f"{max_bytes:,}-byte message limit (KAFKA_MAX_MESSAGE_BYTES)", MESSAGE_TOO_LARGE)
             for event, size in packed.oversized
         )
-        sends.extend(_send_isolating(broker, target, client_id, body, chunk, encode)
-                     for body, chunk in packed.messages)
-    for found in await asyncio.gather(*sends):
+        outgoing.messages.extend((client_id, body, chunk) for body, chunk in packed.messages)
+    return outgoing
+
+
+async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[E]) -> list[Refused[E]]:
+    """Send every message and wait for the broker's acks.
+
+    Returns the events that cannot travel: those ``pack_by_client`` refused, and any Kafka
+    refuses alone (found by bisecting a refused message). A transient failure propagates.
+    """
+    target = topic(outgoing.name, prefix)
+    refused = list(outgoing.refused)
+    for found in await asyncio.gather(*(_send_isolating(broker, target, client_id, body, chunk, outgoing.encode)
+                                        for client_id, body, chunk in outgoing.messages)):
         refused.extend(found)
     return refused
+
+
+async def publish_by_client(broker: KafkaBroker, name: str, prefix: str, events: Sequence[E],
+                            max_bytes: int) -> list[Refused[E]]:
+    """``pack_by_client`` then ``send``: publish events under their client's key, wait for the acks."""
+    return await send(broker, prefix, pack_by_client(name, events, max_bytes))
 
 
 async def _send_isolating(broker: KafkaBroker, target: str, client_id: str, body: bytes,
