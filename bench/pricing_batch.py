@@ -92,11 +92,11 @@ def measure(records: Sequence[ConsumerRecord], batch: int, repeats: int) -> dict
     batches = [records[i : i + batch] for i in range(0, len(records), batch)]
     decoded = [decode(b) for b in batches]
     events = sum(len(d.events) for d in decoded)
-    outcomes = [service.price(d.events, now) for d in decoded]
+    outcomes = [service.price_calls(d.events, now) for d in decoded]
     assert not any(o.unpriced or o.failed for o in outcomes), "every workload event has a price"
     figures = {
         "read": best_of(repeats, lambda: [decode(b) for b in batches]),
-        "price": best_of(repeats, lambda: [service.price(d.events, now) for d in decoded]),
+        "price": best_of(repeats, lambda: [service.price_calls(d.events, now) for d in decoded]),
         "write": best_of(repeats, lambda: [encode(o, MESSAGE_BYTES) for o in outcomes]),
         "whole": best_of(repeats, lambda: [prepare(service, b, now, MESSAGE_BYTES) for b in batches]),
     }

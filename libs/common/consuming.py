@@ -61,13 +61,16 @@ def records_of(raw_message: object) -> Sequence[ConsumerRecord]:
     return raw_message if isinstance(raw_message, tuple) else (raw_message,)  # type: ignore[return-value]
 
 
-def decode_records(model: type[E], records: Sequence[ConsumerRecord]) -> DecodedBatch[E]:
+def decode_records(model: type[E], records: Sequence[ConsumerRecord],
+                   read: Callable[[bytes], list[E]] | None = None) -> DecodedBatch[E]:
+    """Each record's events; ``read`` (default: ``decode_batch`` of ``model``) raises pydantic's
+    ``ValidationError`` for a body that does not read, which makes the record poison."""
     events: list[E] = []
     sources: list[str] = []
     poison: list[DeadLetter] = []
     for record in records:
         try:
-            decoded = decode_batch(model, record.value or b"")
+            decoded = decode_batch(model, record.value or b"") if read is None else read(record.value or b"")
         except ValidationError as exc:
             poison.append(of_record(record, f"{model.__name__}: {exc.error_count()} errors: "
                                             f"{exc.errors(include_url=False)[:3]}", INVALID_MESSAGE))

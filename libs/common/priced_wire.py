@@ -125,27 +125,41 @@ def is_compact(body: bytes) -> bool:
 
 
 def encode_priced(events: Sequence[UsagePriced]) -> bytes:
-    """One message body for events of one client (they share ``priced_at`` as pricing sets it).
-
-    Price rows are told apart by identity: the price book hands out one ``AppliedPrice``
-    object per row, so a batch's thousands of events point at a handful of rows.
-    """
+    """One message body for events of one client (they share ``priced_at`` as pricing sets it)."""
     if not events:
         raise ValueError("a priced message holds at least one event")
     first = events[0]
-    index: dict[int, int] = {}
-    prices: list[list[Any]] = []
-    rows: list[list[Any]] = []
     for event in events:
         if event.client_id != first.client_id or event.priced_at != first.priced_at:
             raise ValueError("a priced message holds events of one client, priced at one time")
-        price = event.price
+    return encode_rows(first.client_id, first.priced_at, [(event, event.price, _event_row(event)) for event in events])
+
+
+PricedRow = tuple[Any, AppliedPrice, list[Any]]
+"""An event (any object with ``UsageRecorded``'s attributes), its price row and its compact row
+(``event_row``); the price index in the row is set when a message is written."""
+
+
+def encode_rows(client_id: str, priced_at: datetime, items: Sequence[PricedRow]) -> bytes:
+    """One message body for priced rows of one client, priced at ``priced_at``.
+
+    Price rows are told apart by identity: the price book hands out one ``AppliedPrice``
+    object per row, so a batch's thousands of events point at a handful of rows. Sets each
+    row's price index (a row is written again only as part of a smaller message).
+    """
+    if not items:
+        raise ValueError("a priced message holds at least one event")
+    index: dict[int, int] = {}
+    prices: list[list[Any]] = []
+    rows: list[list[Any]] = []
+    for _, price, row in items:
         position = index.get(id(price))
         if position is None:
             position = index[id(price)] = len(prices)
             prices.append(_price_row(price))
-        rows.append(_event_row(event, position))
-    return _encoder.encode({"v": VERSION, "client_id": first.client_id, "priced_at": first.priced_at,
+        row[_PRICE_INDEX] = position
+        rows.append(row)
+    return _encoder.encode({"v": VERSION, "client_id": client_id, "priced_at": priced_at,
                             "prices": prices, "events": rows})
 
 
@@ -154,12 +168,25 @@ def decode_priced(body: bytes) -> PricedMessage:
     return _decoder.decode(body)
 
 
+_price_rows: dict[int, tuple[AppliedPrice, list[Any]]] = {}
+"""Each price row's wire form by the row's identity (the row kept alive with it, so an id is never
+reused while cached); cleared when it grows past ``_PRICE_ROWS_KEPT`` (reloads make new rows)."""
+_PRICE_ROWS_KEPT: Final = 4096
+
+
 def _price_row(price: AppliedPrice) -> list[Any]:
+    """``PriceRow``'s fields in wire order, unit prices the row does not state left off the end (cached)."""
+    cached = _price_rows.get(id(price))
+    if cached is not None and cached[0] is price:
+        return cached[1]
     row = [getattr(price, name) for name in _PRICE_FIELDS]
     while row and row[-1] is None:  # unit prices the row does not state: left off the end
         row.pop()
     if len(row) == _PRICE_FIELDS.index("tier") + 1 and row[-1] == "":
         row.pop()
+    if len(_price_rows) >= _PRICE_ROWS_KEPT:
+        _price_rows.clear()
+    _price_rows[id(price)] = (price, row)
     return row
 
 
@@ -168,15 +195,27 @@ _tokens = attrgetter("input_tokens", "output_tokens", "cache_read_tokens", "cach
 _amounts = attrgetter("input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "reasoning_usd", "total_usd")
 _unit_tokens = attrgetter(*_UNIT_TOKENS)
 _unit_amounts = attrgetter(*_UNIT_COSTS)
+_PRICE_INDEX: Final = PricedEvent.__struct_fields__.index("price")
 
 
-def _event_row(event: UsagePriced, price: int) -> list[Any]:
-    """``PricedEvent``'s fields in wire order, the trailing defaults left off (attribute reads in C: hot path)."""
-    row: list[Any] = [*_head(event), price, *_tokens(event), *_amounts(event.cost)]
-    if (event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
-            or event.cache_audio_read_tokens or event.input_image_tokens or event.cache_image_read_tokens
-            or event.output_image_tokens):
-        row += [event.project, event.tags, *_unit_tokens(event), *_unit_amounts(event.cost)]
+def _event_row(event: UsagePriced) -> list[Any]:
+    cost = event.cost
+    units = (event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
+             or event.cache_audio_read_tokens or event.input_image_tokens or event.cache_image_read_tokens
+             or event.output_image_tokens)
+    return event_row(event, _amounts(cost), _unit_amounts(cost) if units else None)
+
+
+def event_row(event: Any, amounts: Sequence[Any], unit_amounts: Sequence[Any] | None) -> list[Any]:
+    """``PricedEvent``'s fields in wire order, the trailing defaults left off (attribute reads in C: hot path).
+
+    ``event`` has ``UsageRecorded``'s attributes; ``amounts`` are ``CostBreakdown``'s first six
+    (the buckets and the total), ``unit_amounts`` its unit buckets' (``None`` when the event has no
+    unit tokens). The price index is 0 until ``encode_rows`` sets it.
+    """
+    row: list[Any] = [*_head(event), 0, *_tokens(event), *amounts]
+    if unit_amounts is not None:
+        row += [event.project, event.tags, *_unit_tokens(event), *unit_amounts]
     elif event.tags:
         row += [event.project, event.tags]
     elif event.project is not None:

@@ -18,12 +18,11 @@ from faststream.kafka.annotations import KafkaMessage
 
 from libs.common.consuming import DecodedBatch, batch_subscriber_options, records_of, run_batch
 from libs.common.deadletter import DeadLetter, of_event, publish_dead_letters
-from libs.common.events import UsageRecorded
 from libs.common.failures import Backoff, Refused
 from libs.common.gc_pause import gc_paused
 from libs.common.metrics import EVENTS_PRICED, EVENTS_UNPRICED
 from libs.common.topics import USAGE_RECORDED, topic
-from services.pricing.batch import prepare
+from services.pricing.batch import as_model, prepare
 from services.pricing.publishing import send
 from services.pricing.service import PricingService
 from services.pricing.settings import PricingSettings
@@ -32,13 +31,17 @@ STAGE = "pricing"
 CONSUMER = "pricing.recorded"
 
 
-def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[UsageRecorded]) -> list[DeadLetter]:
+def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[Any], priced_at: datetime) -> list[DeadLetter]:
     """Dead letters naming the message each event came in (priced events by their event key)."""
     if not refused:  # the common case: no per-event index to build
         return []
     source = {(e.client_id, e.event_id): src for e, src in zip(decoded.events, decoded.sources, strict=True)}
-    return [of_event(r.item, source.get((r.item.client_id, r.item.event_id), ""), r.reason, r.error_class)
-            for r in refused]
+    letters = []
+    for r in refused:
+        event = as_model(r.item, priced_at)
+        letters.append(of_event(event, source.get((event.client_id, event.event_id), ""),  # type: ignore[attr-defined]
+                                r.reason, r.error_class))
+    return letters
 
 
 def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: PricingService) -> None:
@@ -66,12 +69,13 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         EVENTS_UNPRICED.inc(unpriced)
 
     async def price_and_publish(records: Sequence[ConsumerRecord]) -> tuple[int, int]:
-        batch = prepare(service, records, datetime.now(UTC), max_bytes)
+        now = datetime.now(UTC)
+        batch = prepare(service, records, now, max_bytes)
         decoded, outcome = batch.decoded, batch.outcome
         refused = [
             *outcome.failed,
             *await send(broker, prefix, batch.priced),
             *await send(broker, prefix, batch.unpriced),
         ]
-        await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded)])
+        await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded, now)])
         return len(outcome.priced), len(outcome.unpriced)

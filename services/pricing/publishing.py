@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -18,45 +18,54 @@ from libs.common.priced_wire import encode_priced
 from libs.common.topics import USAGE_PRICED, topic
 
 E = TypeVar("E", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
-class Outgoing(Generic[E]):
+class Outgoing(Generic[T]):
     """One topic's message bodies, ready to send, and the events that cannot travel.
 
-    Written before anything is sent (``pack_by_client``), so a batch's CPU work is done in
-    one place, apart from the waits for Kafka's acks (``send``).
+    Written before anything is sent (``pack_groups``), so a batch's CPU work is done in one
+    place, apart from the waits for Kafka's acks (``send``).
     """
 
     name: str
-    encode: Encoder[E]
-    messages: list[tuple[str, bytes, Sequence[E]]] = field(default_factory=list)
-    """``(client_id, body, the events in it)``."""
-    refused: list[Refused[E]] = field(default_factory=list)
+    messages: list[tuple[str, bytes, Sequence[T], Encoder[T]]] = field(default_factory=list)
+    """``(client_id, body, the events in it, how to write a part of them again)``."""
+    refused: list[Refused[T]] = field(default_factory=list)
 
 
-def pack_by_client(name: str, events: Sequence[E], max_bytes: int) -> Outgoing[E]:
-    """The bodies of ``events`` for topic ``name``, grouped under their client's key.
+def pack_groups(name: str, groups: Mapping[str, Sequence[T]], max_bytes: int,
+                encoder_for: Callable[[str], Encoder[T]]) -> Outgoing[T]:
+    """The bodies of each client's events for topic ``name``, written by ``encoder_for(client_id)``.
 
-    Priced events travel in the compact format the aggregator reads fastest
-    (``libs.common.priced_wire``); unpriced ones as JSON arrays of ``UsageUnpriced``.
     Messages hold at most ``max_bytes`` (``KAFKA_MAX_MESSAGE_BYTES``); an event that alone
     encodes to more is refused.
     """
-    encode: Encoder[E] = encode_priced if name == USAGE_PRICED else encode_batch  # type: ignore[assignment]
-    outgoing: Outgoing[E] = Outgoing(name, encode)
-    for client_id, group in group_by_client(events).items():
-        packed = pack(group, max_bytes, encode=encode)
+    outgoing: Outgoing[T] = Outgoing(name)
+    for client_id, group in groups.items():
+        encode = encoder_for(client_id)
+        packed = pack(group, max_bytes, encode=encode)  # type: ignore[type-var]
         outgoing.refused.extend(
             Refused(event, f"its {name} message alone would be {size:,} bytes, over the "
                            f"{max_bytes:,}-byte message limit (KAFKA_MAX_MESSAGE_BYTES)", MESSAGE_TOO_LARGE)
             for event, size in packed.oversized
         )
-        outgoing.messages.extend((client_id, body, chunk) for body, chunk in packed.messages)
+        outgoing.messages.extend((client_id, body, chunk, encode) for body, chunk in packed.messages)
     return outgoing
 
 
-async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[E]) -> list[Refused[E]]:
+def pack_by_client(name: str, events: Sequence[E], max_bytes: int) -> Outgoing[E]:
+    """``pack_groups`` of events (models) by their ``client_id``.
+
+    Priced events travel in the compact format the aggregator reads fastest
+    (``libs.common.priced_wire``); unpriced ones as JSON arrays of ``UsageUnpriced``.
+    """
+    encode: Encoder[E] = encode_priced if name == USAGE_PRICED else encode_batch  # type: ignore[assignment]
+    return pack_groups(name, group_by_client(events), max_bytes, lambda _: encode)
+
+
+async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[T]) -> list[Refused[T]]:
     """Send every message and wait for the broker's acks.
 
     Returns the events that cannot travel: those ``pack_by_client`` refused, and any Kafka
@@ -64,8 +73,8 @@ async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[E]) -> list[
     """
     target = topic(outgoing.name, prefix)
     refused = list(outgoing.refused)
-    for found in await asyncio.gather(*(_send_isolating(broker, target, client_id, body, chunk, outgoing.encode)
-                                        for client_id, body, chunk in outgoing.messages)):
+    for found in await asyncio.gather(*(_send_isolating(broker, target, client_id, body, chunk, encode)
+                                        for client_id, body, chunk, encode in outgoing.messages)):
         refused.extend(found)
     return refused
 
@@ -77,8 +86,8 @@ async def publish_by_client(broker: KafkaBroker, name: str, prefix: str, events:
 
 
 async def _send_isolating(broker: KafkaBroker, target: str, client_id: str, body: bytes,
-                          chunk: Sequence[E], encode: Encoder[E]) -> list[Refused[E]]:
-    async def send(items: Sequence[E]) -> None:
+                          chunk: Sequence[T], encode: Encoder[T]) -> list[Refused[T]]:
+    async def send(items: Sequence[T]) -> None:
         payload = body if items is chunk else encode(items)
         await broker.publish(payload, target, key=client_id.encode())
         MESSAGES_PUBLISHED.labels(topic=target).inc()

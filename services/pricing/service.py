@@ -6,11 +6,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import localcontext
+from typing import Any
+
+import msgspec
 
 from libs.common.deadletter import PROCESSING_ERROR
 from libs.common.events import AppliedPrice, UnitBucket, UsagePriced, UsageRecorded, UsageUnpriced
 from libs.common.failures import Refused, describe
-from services.pricing.calculation import price_usage
+from libs.common.priced_wire import PricedRow, event_row
+from libs.common.recorded_wire import RecordedCall
+from services.pricing.calculation import EXACT, bucket_costs, has_unit_tokens, price_usage
 from services.pricing.construct import construct
 from services.pricing.price_book import PriceBook
 
@@ -40,6 +46,29 @@ def unpriced_units_reason(applied: AppliedPrice, missing: Sequence[UnitBucket]) 
     return f"no price for {names}: {row} does not price them; add an override with {fields}"
 
 
+def decide(book: PriceBook, event: Any) -> AppliedPrice | str:
+    """The price row ``event`` is billed at, or why it waits in the quarantine.
+
+    ``event`` has ``UsageRecorded``'s attributes (a model, or the consumer's ``RecordedCall``).
+    """
+    applied = book.resolve(event.provider, event.model, event.timestamp, event)
+    if applied is None:
+        return book.explain(event.provider, event.model, event.timestamp, event).reason
+    if has_unit_tokens(event) and (missing := applied.unpriced_units(event)):
+        return unpriced_units_reason(applied, missing)
+    return applied
+
+
+@dataclass(slots=True)
+class PricedCalls:
+    """The consumer's batch priced straight into compact priced rows (``PricingService.price_calls``)."""
+
+    priced_at: datetime
+    priced: list[PricedRow] = field(default_factory=list)
+    unpriced: list[UsageUnpriced] = field(default_factory=list)
+    failed: list[Refused[RecordedCall]] = field(default_factory=list)
+
+
 class PricingService:
     """Holds the current price book; a reload swaps it whole, so a batch sees one book."""
 
@@ -47,22 +76,15 @@ class PricingService:
         self.book = book
 
     def price(self, events: Iterable[UsageRecorded], now: datetime) -> PricingOutcome:
+        """Price models (quarantined events re-driven, tools): priced ones as ``UsagePriced``."""
         book = self.book
         outcome = PricingOutcome()
         for event in events:
             try:
-                applied = book.resolve(event.provider, event.model, event.timestamp, event)
+                applied = decide(book, event)
                 fields = event.__dict__  # the event's validated fields, copied without re-validation
-                if applied is not None and (
-                    event.cache_write_1h_tokens or event.input_audio_tokens or event.output_audio_tokens
-                    or event.cache_audio_read_tokens or event.input_image_tokens or event.cache_image_read_tokens
-                    or event.output_image_tokens
-                ) and (missing := applied.unpriced_units(event)):
-                    outcome.unpriced.append(UsageUnpriced.model_construct(
-                        **fields, reason=unpriced_units_reason(applied, missing), detected_at=now))
-                elif applied is None:
-                    reason = book.explain(event.provider, event.model, event.timestamp, event).reason
-                    outcome.unpriced.append(UsageUnpriced.model_construct(**fields, reason=reason, detected_at=now))
+                if isinstance(applied, str):
+                    outcome.unpriced.append(UsageUnpriced.model_construct(**fields, reason=applied, detected_at=now))
                 else:
                     cost = price_usage(event, applied)
                     outcome.priced.append(construct(UsagePriced, {**fields, "price": applied, "cost": cost,
@@ -70,4 +92,27 @@ class PricingService:
             except Exception as exc:  # noqa: BLE001 - isolated: this event is dead-lettered, the rest go on
                 log.exception("pricing event %s of %s failed", event.event_id, event.client_id)
                 outcome.failed.append(Refused(event, f"pricing failed: {describe(exc)}", PROCESSING_ERROR))
+        return outcome
+
+    def price_calls(self, calls: Iterable[RecordedCall], now: datetime) -> PricedCalls:
+        """``price`` for the consumer's hot path: the same decisions and amounts, each priced call
+        written straight into its compact row (``libs.common.priced_wire``) without building models.
+
+        Measured (``bench.pricing_batch``): the models were about half of pricing's CPU per event.
+        """
+        book = self.book
+        outcome = PricedCalls(now)
+        priced = outcome.priced.append
+        with localcontext(EXACT):  # once per batch: entering it costs more than an event's arithmetic
+            for call in calls:
+                try:
+                    applied = decide(book, call)
+                    if applied.__class__ is str:
+                        outcome.unpriced.append(UsageUnpriced.model_construct(
+                            **msgspec.structs.asdict(call), reason=applied, detected_at=now))
+                    else:
+                        priced((call, applied, event_row(call, *bucket_costs(call, applied))))  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - isolated: this event is dead-lettered, the rest go on
+                    log.exception("pricing event %s of %s failed", call.event_id, call.client_id)
+                    outcome.failed.append(Refused(call, f"pricing failed: {describe(exc)}", PROCESSING_ERROR))
         return outcome
