@@ -147,6 +147,13 @@ class CatalogEntry:
     one_hour_by_rule: bool = False
     """1-hour cache writes priced by Anthropic's rule (2 × input): a Claude model the catalog lists without them."""
 
+    @property
+    def fixed_price(self) -> AppliedPrice | None:
+        """The price of every call, whatever its time and size (one period, no tiers), else ``None``."""
+        if len(self.periods) == 1 and not self.periods[0].prices.tiers:
+            return self.periods[0].prices.base
+        return None
+
     def price_at(self, at: datetime, usage: TokenUsage) -> AppliedPrice:
         """The last period active at ``at`` wins; if none is, the first (as genai-prices does)."""
         periods = self.periods

@@ -27,6 +27,8 @@ from services.pricing.overrides import PriceOverride
 __all__ = ["PriceBook", "PriceExplanation"]
 
 _NO_USAGE = TokenUsage()
+_UNSEEN = object()
+_FIXED_KEPT = 16_384
 
 
 class PriceExplanation(BaseModel):
@@ -74,6 +76,8 @@ class PriceBook:
             # Winner first, so resolution stops at the first entry in force.
             entries.sort(key=lambda e: (e.effective_from, e.override.created_at, e.override.override_id), reverse=True)
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {k: tuple(v) for k, v in index.items()}
+        self._fixed: dict[tuple[str, str], AppliedPrice | None] = {}
+        """``fixed_price`` by (provider, model) as the calls spell them (bounded: names come from clients)."""
 
     @property
     def catalog(self) -> CatalogPrices:
@@ -87,12 +91,33 @@ class PriceBook:
         """The price a call is billed at, or ``None`` if nothing prices it."""
         if at.tzinfo is None:
             raise ValueError("'at' must be timezone-aware")
+        fixed = self._fixed.get((provider, model), _UNSEEN)
+        if fixed is _UNSEEN:
+            fixed = self._fixed_price(provider, model)
+        if fixed is not None:
+            return fixed  # type: ignore[return-value]
         entries = self._index.get((provider.lower(), model.lower()))
         if entries:
             for entry in entries:
                 if entry.effective_from <= at and (entry.effective_to is None or at < entry.effective_to):
                     return entry.price
         return self._catalog.lookup(provider, model, at, usage)
+
+    def _fixed_price(self, provider: str, model: str) -> AppliedPrice | None:
+        """The price of every call of (provider, model) whatever its time and size, or ``None`` when it
+        depends on them (an override for the pair, catalog periods or tiers) or nothing prices it.
+
+        Most calls are of such models: ``resolve`` then costs one lookup (the consumer's hot path).
+        """
+        fixed = None
+        if (provider.lower(), model.lower()) not in self._index:
+            entry = self._catalog.entry(provider, model)
+            if isinstance(entry, CatalogEntry):
+                fixed = entry.fixed_price
+        if len(self._fixed) >= _FIXED_KEPT:
+            self._fixed.clear()
+        self._fixed[(provider, model)] = fixed
+        return fixed
 
     def explain(self, provider: str, model: str, at: datetime, usage: TokenUsage | None = None) -> PriceExplanation:
         """The applied price plus a human reason; ``usage`` only matters for tiered prices."""

@@ -236,3 +236,23 @@ def test_explanation_serialises(catalog: CatalogPrices) -> None:
     data = e.model_dump(mode="json")
     assert data["price"]["input_per_mtok"] == "2.5"
     assert data["price"]["source"] == "override"
+
+
+def test_a_remembered_fixed_price_is_what_the_full_resolution_gives(catalog: CatalogPrices) -> None:
+    """``resolve`` remembers the price of a pair that depends on neither time nor size; pairs with
+    an override, several catalog periods or tiers are resolved in full every time."""
+    from genai_prices.data import providers
+    from genai_prices.types import TieredPrices
+
+    periods = [(p.id, m.id) for p in providers for m in p.models if isinstance(m.prices, list)][:6]
+    tiered = [(p.id, m.id) for p in providers for m in p.models if not isinstance(m.prices, list)
+              and isinstance(m.prices.input_mtok, TieredPrices)][:6]
+    assert periods and tiered
+    pairs = [*periods, *tiered, ("openai", "gpt-4o"), ("OpenAI", "GPT-4o"), ("anthropic", "claude-3-5-haiku"),
+             ("openai", "no-such-model"), ("nobody", "gpt-4o")]
+    book = PriceBook(catalog, [_override(effective_from=FEB, effective_to=MAR)])
+    times = [datetime(2023, 1, 1, 3, tzinfo=UTC), JAN, FEB, datetime(2025, 6, 1, 20, tzinfo=UTC), MAR]
+    sizes = [TokenUsage(input_tokens=1), TokenUsage(input_tokens=300_000, cache_read_tokens=1)]
+    for _ in range(2):  # the second round reads what the first remembered
+        for (provider, model), at, usage in ((pair, at, usage) for pair in pairs for at in times for usage in sizes):
+            assert book.resolve(provider, model, at, usage) is book.explain(provider, model, at, usage).price
