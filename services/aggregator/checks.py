@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from libs.common.events import CostBreakdown, UsagePriced
 from libs.common.limits import (
@@ -41,13 +43,11 @@ def _plain(scale: int, integer_digits: int) -> str:
     digits, or a small amount in ``str(Decimal)``'s exponent form (``9E-7``, ``7.5E-8``) whose
     mantissa and exponent together stay within the scale. Anything else is parsed (``_fits``).
 
-    The quantifiers are possessive (``{1,20}+``): a digit run is never given back, which matches
-    the same texts (a run must end at a point, an ``E`` or the end of the field) about twice as
-    fast when the pattern repeats over a whole message (``amounts_fit``)."""
-    plain = rf"[0-9]{{1,{integer_digits}}}+(?:\.[0-9]{{1,{scale}}}+)?+"
+    The same text is a pattern for Python's ``re`` and for the Rust ``regex`` crate (``amounts_fit``)."""
+    plain = rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,{scale}}})?"
     if scale <= 9:
         return plain
-    return rf"(?:{plain}|[0-9](?:\.[0-9]{{1,{scale - 9}}}+)?+E-[1-9])"
+    return rf"(?:{plain}|[0-9](?:\.[0-9]{{1,{scale - 9}}})?E-[1-9])"
 
 
 _PLAIN_PRICE = re.compile(_plain(PRICE_SCALE, PRICE_INTEGER_DIGITS))
@@ -77,8 +77,13 @@ def price_problem(price: Any) -> str | None:
 
 
 _amounts = attrgetter(*COST_FIELDS)
-_PLAIN_AMOUNT_LIST = re.compile(rf"(?:{_plain(AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS)},)*+")
-"""Any number of amounts, each plain decimal text that fits followed by a comma (counted by the caller)."""
+_PLAIN_AMOUNT_LIST = TypeAdapter(Annotated[str, StringConstraints(
+    pattern=rf"\A(?:{_plain(AMOUNT_SCALE, AMOUNT_INTEGER_DIGITS)},)*\z")])
+"""Any number of amounts, each plain decimal text that fits followed by a comma (counted by the caller).
+
+Matched by pydantic-core's Rust ``regex`` (a DFA: one pass, no backtracking), about 4× faster
+than ``re`` over a message's joined amounts. Anchored at the very start and end of the text
+(``$`` would let a trailing newline by)."""
 
 
 def amounts_problem(cost: Any) -> str | None:
@@ -118,7 +123,13 @@ def amounts_fit(events: Sequence[Any]) -> bool:
 def _fit_exactly(joined: str, count: int) -> bool:
     """Whether ``joined`` is exactly ``count`` amounts that fit, comma-separated. Counted: an
     amount with a comma in it (``"1,5"``) would otherwise read as two good ones."""
-    return joined.count(",") == count - 1 and _PLAIN_AMOUNT_LIST.fullmatch(joined + ",") is not None
+    if joined.count(",") != count - 1:
+        return False
+    try:
+        _PLAIN_AMOUNT_LIST.validate_python(joined + ",")
+    except ValidationError:
+        return False
+    return True
 
 
 _timestamp = attrgetter("timestamp")

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from libs.common.events import PriceSource, UsagePriced, UsageRecorded, UsageUnpriced
-from libs.common.priced_wire import PricedEvent, PriceRow
+from libs.common.priced_wire import PricedEvent
 
 #: Decimal text as ``str(Decimal)`` writes it (``0.0014825``, ``0E-7``, ``1E+1``).
 DECIMAL_TEXT = r"^-?[0-9]{1,40}(\.[0-9]{1,40})?(E[-+]?[0-9]{1,3})?$"
@@ -106,38 +106,72 @@ UNPRICED_COLUMNS = (
 
 
 def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
-    """A row in ``PRICED_COLUMNS`` order; amounts as ``Decimal`` or decimal text alike."""
-    return _row(event.client_id, event.priced_at, event, event.price, event.cost)
+    """A row for ``PRICED_COLUMNS``; amounts as ``Decimal`` or decimal text alike."""
+    return _row(event.client_id, event.priced_at, event, price_columns(event.price), event.cost)
 
 
-def compact_row(client_id: str, priced_at: datetime, event: PricedEvent, price: PriceRow) -> list[Any]:
+def compact_row(client_id: str, priced_at: datetime | orjson.Fragment, event: PricedEvent,
+                price: PriceColumns) -> list[Any]:
     """``priced_row`` of an event read from a compact message (``libs.common.priced_wire``),
-    whose amounts are fields of the event itself."""
+    whose amounts are fields of the event itself; ``price`` is its price row's ``price_columns``."""
     return _row(client_id, priced_at, event, price, event)
 
 
-def _row(client_id: str, priced_at: datetime, event: Any, price: Any, cost: Any) -> list[Any]:
-    """The row of ``event`` (names, times, tokens) at ``price`` (a price row) costing ``cost`` (its amounts)."""
+class PriceColumns(NamedTuple):
+    """A price row's columns in a priced row, as JSON encoded once (``orjson.Fragment``), not once per
+    event: a message's thousands of events share a handful of price rows. ``rows_json`` writes a
+    fragment as it is, so the insert body is byte for byte what the values themselves would give."""
+
+    main: orjson.Fragment
+    """``price_source`` … ``reasoning_per_mtok``."""
+    cache_write_1h_and_audio: orjson.Fragment
+    cached_audio_and_image: orjson.Fragment
+    output_image: orjson.Fragment
+
+
+def price_columns(price: Any) -> PriceColumns:
+    """The columns of ``price`` (``AppliedPrice``, ``AppliedPriceRecord`` or a compact ``PriceRow``)."""
+    return PriceColumns(
+        _fragment([price.source, price.price_id, price.effective_from, price.tier,
+                   price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok,
+                   price.cache_write_per_mtok, price.reasoning_per_mtok]),
+        # a unit the row does not price is stored as 0: the event has no tokens there
+        _fragment([price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
+                   price.output_audio_per_mtok or _ZERO]),
+        _fragment([price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
+                   price.cache_image_read_per_mtok or _ZERO]),
+        _fragment([price.output_image_per_mtok or _ZERO]),
+    )
+
+
+def json_fragment(value: Any) -> orjson.Fragment:
+    """One value as ``rows_json`` would write it, encoded now (a message's ``priced_at``)."""
+    return orjson.Fragment(orjson.dumps(value, default=_json_default))
+
+
+def _fragment(values: list[Any]) -> orjson.Fragment:
+    """Several consecutive values of a row, comma-separated as ``rows_json`` writes them."""
+    return orjson.Fragment(orjson.dumps(values, default=_json_default)[1:-1])
+
+
+def _row(client_id: str, priced_at: datetime | orjson.Fragment, event: Any, price: PriceColumns,
+         cost: Any) -> list[Any]:
+    """The row of ``event`` (names, times, tokens) at ``price`` costing ``cost`` (its amounts)."""
     return [
         client_id, event.event_id, event.timestamp, event.received_at, priced_at,
         event.provider, event.model, event.project or "", event.tags,
         event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens,
         event.reasoning_tokens,
-        price.source, price.price_id, price.effective_from, price.tier,
-        price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok, price.cache_write_per_mtok,
-        price.reasoning_per_mtok,
+        price.main,
         cost.input_usd, cost.output_usd, cost.cache_read_usd, cost.cache_write_usd, cost.reasoning_usd,
         cost.total_usd,
         event.cache_write_1h_tokens, event.input_audio_tokens, event.output_audio_tokens,
-        # a unit the row does not price is stored as 0: the event has no tokens there
-        price.cache_write_1h_per_mtok or _ZERO, price.input_audio_per_mtok or _ZERO,
-        price.output_audio_per_mtok or _ZERO,
+        price.cache_write_1h_and_audio,
         cost.cache_write_1h_usd, cost.input_audio_usd, cost.output_audio_usd,
         event.cache_audio_read_tokens, event.input_image_tokens, event.cache_image_read_tokens,
-        price.cache_audio_read_per_mtok or _ZERO, price.input_image_per_mtok or _ZERO,
-        price.cache_image_read_per_mtok or _ZERO,
+        price.cached_audio_and_image,
         cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
-        event.output_image_tokens, price.output_image_per_mtok or _ZERO, cost.output_image_usd,
+        event.output_image_tokens, price.output_image, cost.output_image_usd,
     ]
 
 
@@ -157,5 +191,6 @@ def _json_default(value: Any) -> str:
 
 def rows_json(rows: Sequence[Sequence[Any]]) -> bytes:
     """Rows for ``FORMAT JSONCompactEachRow``: JSON arrays, comma-separated (ClickHouse takes
-    the separator), datetimes as RFC 3339 with their offset, ``Decimal`` as exact text."""
+    the separator), datetimes as RFC 3339 with their offset, ``Decimal`` as exact text,
+    ``orjson.Fragment`` (``price_columns``) as the JSON it holds."""
     return orjson.dumps(list(rows), default=_json_default)[1:-1]

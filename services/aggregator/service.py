@@ -38,6 +38,7 @@ the batch is redelivered, never retried in a hot loop and never dead-lettered.
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -73,7 +74,7 @@ def first_of_each_key(events: Iterable[PricedEntry]) -> list[PricedEntry]:
     seen: set[EventKey] = set()
     unique: list[PricedEntry] = []
     for event in events:
-        key = (event.client_id, event.event_id)
+        key = event.key
         if key not in seen:
             seen.add(key)
             unique.append(event)
@@ -134,6 +135,21 @@ def _month(event: PricedEntry | UsageUnpriced) -> tuple[int, int]:
     return month_of(event.timestamp)
 
 
+_timestamp = attrgetter("timestamp")
+
+
+def priced_groups(entries: Sequence[PricedEntry]) -> list[list[PricedEntry]]:
+    """``by_partition_groups`` of storable entries, without a month per entry when the earliest and the
+    latest are at most ``MAX_PARTITIONS_PER_INSERT`` months apart (nearly every batch): one insert."""
+    if not entries:
+        return []
+    first = month_of(min(map(_timestamp, entries)))
+    last = month_of(max(map(_timestamp, entries)))
+    if (last[0] - first[0]) * 12 + last[1] - first[1] < MAX_PARTITIONS_PER_INSERT:
+        return [list(entries)]
+    return by_partition_groups(entries, _month)
+
+
 def _problem(entry: PricedEntry) -> str | None:
     return entry.problem
 
@@ -152,8 +168,8 @@ class Aggregator:
         entries = [e if isinstance(e, PricedEntry) else entry_of(e) for e in events]
         storable, refused = split_checked(entries, _problem)  # step 0
         unique = first_of_each_key(storable)  # step 1
-        stored = await self._store.existing_keys([(e.client_id, e.event_id) for e in unique])  # step 2
-        new = [e for e in unique if (e.client_id, e.event_id) not in stored]
+        stored = await self._store.existing_keys([e.key for e in unique])  # step 2
+        new = [e for e in unique if e.key not in stored] if stored else unique
         whole = len(new)
 
         async def insert(part: Sequence[PricedEntry]) -> None:
@@ -161,14 +177,14 @@ class Aggregator:
             await self._store.insert_priced([e.row for e in part],
                                             token if len(part) == whole else part_token(token, part))
 
-        for group in by_partition_groups(new, _month):  # step 3
+        for group in priced_groups(new):  # step 3
             refused.extend(await write_isolating(group, insert))
         refused_ids = {id(r.item) for r in refused}
-        kept = [e for e in storable if id(e) not in refused_ids]
+        kept = [e for e in storable if id(e) not in refused_ids] if refused_ids else storable
         months = {(e.client_id, e.timestamp.year, e.timestamp.month) for e in kept}
         outcome = RecordOutcome(periods={(client, f"{year:04d}-{month:02d}") for client, year, month in months},
                                 refused=refused)
-        outcome.inserted = len([e for e in new if id(e) not in refused_ids])
+        outcome.inserted = len([e for e in new if id(e) not in refused_ids]) if refused_ids else len(new)
         outcome.duplicates = len(storable) - len(new)
         return outcome
 

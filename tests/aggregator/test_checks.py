@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from libs.common.limits import AMOUNT_INTEGER_DIGITS, AMOUNT_SCALE, decimal_problem, timestamp_problem
-from services.aggregator.checks import COST_FIELDS, amounts_fit, amounts_problem, timestamps_fit
+from services.aggregator.checks import _PLAIN_AMOUNT, COST_FIELDS, amounts_fit, amounts_problem, timestamps_fit
 
 TRICKY = ["0", "0.0025", "1E-7", "9.123456789E-9", "7.5E-7", "0E-7", "1E+1", "1E-10", "9.1234567891E-9",
           "1" * 20, "1" * 21, "0." + "1" * 18, "0." + "1" * 19, "1.", ".5", "1..5", "1.5.5", "1,5", "-1", "NaN",
@@ -30,6 +30,8 @@ def plain(count: int = 1) -> list[Any]:
 def test_a_text_passes_the_quick_check_only_if_it_fits(text: str) -> None:
     events = [*plain(2), event(*[text] * len(COST_FIELDS)), *plain()]
     fits = decimal_problem(text, scale=AMOUNT_SCALE, integer_digits=AMOUNT_INTEGER_DIGITS) is None if text else False
+    # the message-wide check (Rust regex) takes exactly the texts the per-field pattern (re) takes
+    assert amounts_fit(events) == (_PLAIN_AMOUNT.fullmatch(text) is not None)
     if amounts_fit(events):
         assert fits and "," not in text
     if not fits:

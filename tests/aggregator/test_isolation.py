@@ -10,7 +10,8 @@ from libs.common.clickhouse import connect
 from libs.common.failures import write_isolating
 from libs.common.settings import ClickHouseSettings
 from services.aggregator.rows import PricedRecord, priced_row
-from services.aggregator.service import Aggregator, by_partition_groups, part_token
+from services.aggregator.entries import entry_of
+from services.aggregator.service import Aggregator, by_partition_groups, part_token, priced_groups
 from services.aggregator.store import PricedEventStore
 from tests.aggregator.test_service import priced
 
@@ -39,6 +40,16 @@ def test_inserts_are_split_to_at_most_the_partition_limit() -> None:
     groups = by_partition_groups(at, lambda t: (t.year, t.month), max_partitions=50)
     assert [len(g) for g in groups] == [50, 50, 30]
     assert by_partition_groups(at[:3], lambda t: (t.year, t.month)) == [at[:3]]
+
+
+@pytest.mark.parametrize("count", [0, 1, 49, 50, 51, 130])
+def test_priced_groups_are_the_partition_groups_of_their_entries(count: int) -> None:
+    """The quick path (earliest and latest at most the limit apart: one insert) splits as the slow one does."""
+    entries = [entry_of(record(f"m{i}", at)) for i, at in enumerate(months(count))]
+    entries += [entry_of(record("again", datetime(2010, 1, 1, tzinfo=UTC)))] if entries else []
+    groups = priced_groups(entries)
+    assert groups == by_partition_groups(entries, lambda e: (e.timestamp.year, e.timestamp.month))
+    assert len(groups) == (count + 49) // 50
 
 
 async def test_bisection_on_real_clickhouse_isolates_a_value_it_refuses(clickhouse_schema: ClickHouseSettings) -> None:

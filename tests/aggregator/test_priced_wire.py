@@ -167,3 +167,39 @@ def test_an_amount_with_the_joining_comma_in_it_is_not_read_as_two() -> None:
     message["events"][0][11:17] = ["1,5", "0", "0", "0", "0", "1"]  # plain text otherwise: the quick path
     (entry,) = entries_of(decode_priced(orjson.dumps(message)))
     assert entry.problem is not None and "cost.input_usd" in entry.problem
+
+
+def plain_row(client_id: str, priced_at: datetime, event: Any, price: Any, cost: Any) -> list[Any]:
+    """The row as the aggregator built it before price columns were pre-encoded: every value on its own."""
+    return [
+        client_id, event.event_id, event.timestamp, event.received_at, priced_at,
+        event.provider, event.model, event.project or "", event.tags,
+        event.input_tokens, event.output_tokens, event.cache_read_tokens, event.cache_write_tokens,
+        event.reasoning_tokens,
+        price.source, price.price_id, price.effective_from, price.tier,
+        price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok, price.cache_write_per_mtok,
+        price.reasoning_per_mtok,
+        cost.input_usd, cost.output_usd, cost.cache_read_usd, cost.cache_write_usd, cost.reasoning_usd,
+        cost.total_usd,
+        event.cache_write_1h_tokens, event.input_audio_tokens, event.output_audio_tokens,
+        price.cache_write_1h_per_mtok or "0", price.input_audio_per_mtok or "0", price.output_audio_per_mtok or "0",
+        cost.cache_write_1h_usd, cost.input_audio_usd, cost.output_audio_usd,
+        event.cache_audio_read_tokens, event.input_image_tokens, event.cache_image_read_tokens,
+        price.cache_audio_read_per_mtok or "0", price.input_image_per_mtok or "0", price.cache_image_read_per_mtok or "0",
+        cost.cache_audio_read_usd, cost.input_image_usd, cost.cache_image_read_usd,
+        event.output_image_tokens, price.output_image_per_mtok or "0", cost.output_image_usd,
+    ]
+
+
+def test_the_insert_body_is_byte_for_byte_that_of_plain_rows() -> None:
+    """Price columns and ``priced_at`` go in as pre-encoded fragments: ClickHouse gets the very same bytes."""
+    from bench.priced_codec import priced_events
+
+    originals = [*events(), *priced_events(300)]
+    for client_events in ([e for e in originals if e.client_id == c] for c in {e.client_id for e in originals}):
+        message = decode_priced(encode_priced(client_events))
+        plain = [plain_row(message.client_id, message.priced_at, event, message.prices[event.price], event)
+                 for event in message.events]
+        assert rows_json([e.row for e in entries_of(message)]) == rows_json(plain)
+        legacy = [plain_row(e.client_id, e.priced_at, e, e.price, e.cost) for e in client_events]
+        assert rows_json([priced_row(e) for e in client_events]) == rows_json(legacy)

@@ -44,8 +44,7 @@ def test_a_usage_priced_message_reads_to_the_same_row_with_exact_decimal_text() 
     event = priced()
     (record,) = decode_batch(PricedRecord, encode_batch([event]))
     from_record, from_model = priced_row(record), priced_row(event)
-    assert [str(v) if isinstance(v, Decimal) else v for v in from_model] == from_record
-    assert orjson.loads(rows_json([from_record])) == orjson.loads(rows_json([from_model]))
+    assert rows_json([from_record]) == rows_json([from_model])
     assert record.price.output_per_mtok == "1E+1" and record.price.reasoning_per_mtok == "1E-7"
 
 
