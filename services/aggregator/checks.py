@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import chain
 from operator import attrgetter
 from typing import Annotated, Any
 
@@ -114,7 +113,7 @@ def amounts_fit(events: Sequence[Any]) -> bool:
     if not events:
         return True
     try:
-        joined = ",".join(chain.from_iterable(map(_amounts, events)))
+        joined = ",".join(map(",".join, map(_amounts, events)))  # per event, then all: quicker than one chain
     except TypeError:  # not all text
         return False
     return _fit_exactly(joined, len(events) * len(COST_FIELDS))

@@ -23,9 +23,16 @@ from libs.common.deadletter import INVALID_MESSAGE, DeadLetter, of_record
 from libs.common.events import UsagePriced
 from libs.common.ids import CLIENT_ID_PATTERN, CLIENT_ID_RULE
 from libs.common.kafka import decode_batch
-from libs.common.priced_wire import PricedMessage, as_priced_json, decode_priced, is_compact
+from libs.common.priced_wire import PricedMessage, PriceRow, as_priced_json, decode_priced, is_compact
 from services.aggregator.checks import amounts_fit, event_problem, price_problem, priced_problem, timestamps_fit
-from services.aggregator.rows import PricedRecord, compact_row, json_fragment, price_columns, priced_row
+from services.aggregator.rows import (
+    PriceColumns,
+    PricedRecord,
+    compact_row,
+    json_fragment,
+    price_columns,
+    priced_row,
+)
 
 _CLIENT_ID = re.compile(CLIENT_ID_RULE)
 
@@ -65,18 +72,39 @@ def entry_of(event: UsagePriced | PricedRecord) -> PricedEntry:
                        priced_row(event), priced_problem(event), event)
 
 
-def entries_of(message: PricedMessage) -> list[PricedEntry]:
-    """The entries of a compact message; a malformed one (bad client id, dangling price index) raises ``ValueError``."""
+PriceFacts = tuple[str | None, PriceColumns]
+"""A price row's problem (``checks.price_problem``) and its columns in a row (``rows.price_columns``)."""
+
+
+def price_facts(price: PriceRow, known: dict[Any, PriceFacts]) -> PriceFacts:
+    """The facts of ``price``, worked out once per batch (``known``): its messages share a handful of price rows.
+
+    Rows are told apart by value and by the offset of ``effective_from``: equal times in two offsets
+    compare equal but are written differently, and the insert body keeps what the message said.
+    """
+    effective_from = price.effective_from
+    key = (price, None if effective_from is None else effective_from.utcoffset())
+    facts = known.get(key)
+    if facts is None:
+        facts = known[key] = (price_problem(price), price_columns(price))
+    return facts
+
+
+def entries_of(message: PricedMessage, known_prices: dict[Any, PriceFacts] | None = None) -> list[PricedEntry]:
+    """The entries of a compact message; a malformed one (bad client id, dangling price index) raises ``ValueError``.
+
+    ``known_prices``: the batch's price rows seen so far (``price_facts``), shared by its messages.
+    """
     client_id = message.client_id
     if not _CLIENT_ID.fullmatch(client_id):  # fullmatch: "$" alone would let a trailing newline by
         raise ValueError(f"client_id {client_id[:64]!r} does not match {CLIENT_ID_PATTERN}")
     prices = message.prices
     events = message.events
-    problems = [price_problem(price) for price in prices]
+    known = {} if known_prices is None else known_prices
+    problems, columns = zip(*[price_facts(price, known) for price in prices]) if prices else ((), ())
     # The common case, checked once for the whole message: no price row, time or amount out
     # of range, so no event has a problem. Otherwise each event is checked for its reason.
     every_event_fits = not any(problems) and timestamps_fit(events) and amounts_fit(events)
-    columns = [price_columns(price) for price in prices]
     priced_at = json_fragment(message.priced_at)
     entries: list[PricedEntry] = []
     for event in events:
@@ -95,11 +123,12 @@ def read_priced(records: Sequence[ConsumerRecord]) -> DecodedBatch[PricedEntry]:
     entries: list[PricedEntry] = []
     sources: list[str] = []
     poison: list[DeadLetter] = []
+    known_prices: dict[Any, PriceFacts] = {}
     for record in records:
         body = record.value or b""
         try:
             if is_compact(body):
-                read = entries_of(decode_priced(body))
+                read = entries_of(decode_priced(body), known_prices)
             else:
                 read = [entry_of(event) for event in decode_batch(PricedRecord, body)]
         except ValidationError as exc:

@@ -150,8 +150,7 @@ def priced_groups(entries: Sequence[PricedEntry]) -> list[list[PricedEntry]]:
     return by_partition_groups(entries, _month)
 
 
-def _problem(entry: PricedEntry) -> str | None:
-    return entry.problem
+_problem = attrgetter("problem")
 
 
 class Aggregator:
@@ -166,7 +165,8 @@ class Aggregator:
         ``ownership.py``): it is asked right before each insert.
         """
         entries = [e if isinstance(e, PricedEntry) else entry_of(e) for e in events]
-        storable, refused = split_checked(entries, _problem)  # step 0
+        # step 0 (the entries carry their problem; nearly always none has one)
+        storable, refused = split_checked(entries, _problem) if any(map(_problem, entries)) else (entries, [])
         unique = first_of_each_key(storable)  # step 1
         stored = await self._store.existing_keys([e.key for e in unique])  # step 2
         new = [e for e in unique if e.key not in stored] if stored else unique

@@ -203,3 +203,20 @@ def test_the_insert_body_is_byte_for_byte_that_of_plain_rows() -> None:
         assert rows_json([e.row for e in entries_of(message)]) == rows_json(plain)
         legacy = [plain_row(e.client_id, e.priced_at, e, e.price, e.cost) for e in client_events]
         assert rows_json([priced_row(e) for e in client_events]) == rows_json(legacy)
+
+
+def test_a_price_row_is_worked_out_once_per_batch_but_written_as_each_message_states_it() -> None:
+    """Messages of one batch share their price rows' checks and columns; an equal time in another offset
+    is still written as that message wrote it, and a bad row sets aside its events in every message."""
+    first = orjson.loads(encode_priced(events()[3:]))  # the AUDIO row, effective from AT - 3 days
+    first["prices"][0][2] = "2026-09-30T12:00:00Z"
+    second = orjson.loads(orjson.dumps(first))
+    second["prices"][0][2] = "2026-09-30T14:00:00+02:00"
+    bad = orjson.loads(orjson.dumps(first))
+    bad["prices"][0][4] = "1E+30"
+    batch = read_priced([record(orjson.dumps(first), 1), record(orjson.dumps(second), 2), record(orjson.dumps(bad), 3),
+                         record(orjson.dumps(first), 4)])
+    bodies = [rows_json([e.row for e in batch.events[i:i + 2]]) for i in range(0, 8, 2)]
+    assert b'"2026-09-30T12:00:00+00:00"' in bodies[0] and b'"2026-09-30T14:00:00+02:00"' in bodies[1]
+    assert bodies[3] == bodies[0]
+    assert [e.problem is not None for e in batch.events] == [False, False, False, False, True, True, False, False]
