@@ -28,10 +28,10 @@ from services.aggregator.checks import amounts_fit, event_problem, price_problem
 from services.aggregator.rows import (
     PriceColumns,
     PricedRecord,
-    compact_row,
     json_fragment,
     price_columns,
     priced_row,
+    row_of,
 )
 
 _CLIENT_ID = re.compile(CLIENT_ID_RULE)
@@ -114,7 +114,7 @@ def entries_of(message: PricedMessage, known_prices: dict[Any, PriceFacts] | Non
         problem = None if every_event_fits else event_problem(event.timestamp, problems[index], event)
         event_id = event.event_id
         entries.append(PricedEntry(client_id, event_id, (client_id, event_id), event.timestamp,
-                                   compact_row(client_id, priced_at, event, columns[index]), problem, (message, event)))
+                                   row_of(client_id, priced_at, event, columns[index], event), problem, (message, event)))
     return entries
 
 

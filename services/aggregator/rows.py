@@ -20,7 +20,6 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from libs.common.events import PriceSource, UsagePriced, UsageRecorded, UsageUnpriced
-from libs.common.priced_wire import PricedEvent
 
 #: Decimal text as ``str(Decimal)`` writes it (``0.0014825``, ``0E-7``, ``1E+1``).
 DECIMAL_TEXT = r"^-?[0-9]{1,40}(\.[0-9]{1,40})?(E[-+]?[0-9]{1,3})?$"
@@ -107,14 +106,7 @@ UNPRICED_COLUMNS = (
 
 def priced_row(event: UsagePriced | PricedRecord) -> list[Any]:
     """A row for ``PRICED_COLUMNS``; amounts as ``Decimal`` or decimal text alike."""
-    return _row(event.client_id, event.priced_at, event, price_columns(event.price), event.cost)
-
-
-def compact_row(client_id: str, priced_at: datetime | orjson.Fragment, event: PricedEvent,
-                price: PriceColumns) -> list[Any]:
-    """``priced_row`` of an event read from a compact message (``libs.common.priced_wire``),
-    whose amounts are fields of the event itself; ``price`` is its price row's ``price_columns``."""
-    return _row(client_id, priced_at, event, price, event)
+    return row_of(event.client_id, event.priced_at, event, price_columns(event.price), event.cost)
 
 
 class PriceColumns(NamedTuple):
@@ -154,9 +146,10 @@ def _fragment(values: list[Any]) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(values, default=_json_default)[1:-1])
 
 
-def _row(client_id: str, priced_at: datetime | orjson.Fragment, event: Any, price: PriceColumns,
-         cost: Any) -> list[Any]:
-    """The row of ``event`` (names, times, tokens) at ``price`` costing ``cost`` (its amounts)."""
+def row_of(client_id: str, priced_at: datetime | orjson.Fragment, event: Any, price: PriceColumns,
+           cost: Any) -> list[Any]:
+    """The row of ``event`` (names, times, tokens) at ``price`` (its row's ``price_columns``) costing
+    ``cost`` (its amounts: the event itself when read from a compact message, ``libs.common.priced_wire``)."""
     return [
         client_id, event.event_id, event.timestamp, event.received_at, priced_at,
         event.provider, event.model, event.project or "", event.tags,
