@@ -153,9 +153,10 @@ def encode_rows(client_id: str, priced_at: datetime, items: Sequence[PricedRow])
     prices: list[list[Any]] = []
     rows: list[list[Any]] = []
     for _, price, row in items:
-        position = index.get(id(price))
+        key = id(price)
+        position = index.get(key)
         if position is None:
-            position = index[id(price)] = len(prices)
+            position = index[key] = len(prices)
             prices.append(_price_row(price))
         row[_PRICE_INDEX] = position
         rows.append(row)

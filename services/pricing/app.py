@@ -27,6 +27,7 @@ from services.pricing.dead_letter_store import DeadLetterStore
 from services.pricing.dead_letters import DeadLetterService
 from services.pricing.handlers import CONSUMER, register_handlers
 from services.pricing.price_book import PriceBook
+from services.pricing.producer import BatchProducer
 from services.pricing.repository import OverrideRepository, QuarantineRepository
 from services.pricing.service import PricingService
 from services.pricing.settings import PricingSettings, get_settings
@@ -42,7 +43,8 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         service=service,
         broker=broker,
     )
-    register_handlers(broker, settings, service)
+    producer = BatchProducer(settings.kafka, client_id="tokentally-pricing")
+    register_handlers(broker, settings, service, producer)
     register_recorder(broker, settings, admin.letters)
     monitor = HealthMonitor(settings.kafka, settings.health, [
         ConsumerGroup(settings.group_id, topic(USAGE_RECORDED, settings.kafka.topic_prefix), CONSUMER),
@@ -61,6 +63,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
         admin.overrides, admin.quarantine = overrides, QuarantineRepository(clickhouse)
         admin.dead_letters = DeadLetterService(DeadLetterStore(clickhouse), broker, settings.kafka.topic_prefix,
                                                settings.kafka.max_message_bytes)
+        await producer.start()
         await broker.start()
         await monitor.start()
         refresher = asyncio.create_task(admin.refresh_forever())
@@ -72,6 +75,7 @@ def create_app(settings: PricingSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await broker.stop()
+            await producer.stop()
             admin.overrides = admin.quarantine = admin.dead_letters = None
             await clickhouse.close()
             await watchdog.stop()

@@ -23,6 +23,7 @@ from libs.common.gc_pause import gc_paused
 from libs.common.metrics import EVENTS_PRICED, EVENTS_UNPRICED
 from libs.common.topics import USAGE_RECORDED, topic
 from services.pricing.batch import as_model, prepare
+from services.pricing.producer import BatchProducer
 from services.pricing.publishing import send
 from services.pricing.service import PricingService
 from services.pricing.settings import PricingSettings
@@ -44,7 +45,10 @@ def letters_for(refused: Sequence[Refused[Any]], decoded: DecodedBatch[Any], pri
     return letters
 
 
-def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: PricingService) -> None:
+def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: PricingService,
+                      producer: BatchProducer | None = None) -> None:
+    """The raw topic's consumer; its priced and unpriced messages go through ``producer`` when
+    given (started and stopped by the caller), else through ``broker`` one by one."""
     prefix = settings.kafka.topic_prefix
     max_bytes = settings.kafka.max_message_bytes
     backoff = Backoff(settings.consumer_retry_base_seconds, settings.consumer_retry_max_seconds)
@@ -74,8 +78,8 @@ def register_handlers(broker: KafkaBroker, settings: PricingSettings, service: P
         decoded, outcome = batch.decoded, batch.outcome
         refused = [
             *outcome.failed,
-            *await send(broker, prefix, batch.priced),
-            *await send(broker, prefix, batch.unpriced),
+            *await send(broker, prefix, batch.priced, producer),
+            *await send(broker, prefix, batch.unpriced, producer),
         ]
         await publish_dead_letters(broker, prefix, STAGE, [*decoded.poison, *letters_for(refused, decoded, now)])
         return len(outcome.priced), len(outcome.unpriced)

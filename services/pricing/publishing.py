@@ -11,11 +11,12 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from libs.common.deadletter import MESSAGE_TOO_LARGE
-from libs.common.failures import Refused, write_isolating
+from libs.common.failures import Refused, permanent_reason, write_isolating
 from libs.common.kafka import Encoder, encode_batch, group_by_client, pack
 from libs.common.metrics import BYTES_PUBLISHED, EVENTS_PUBLISHED, MESSAGES_PUBLISHED
 from libs.common.priced_wire import encode_priced
 from libs.common.topics import USAGE_PRICED, topic
+from services.pricing.producer import BatchProducer
 
 E = TypeVar("E", bound=BaseModel)
 T = TypeVar("T")
@@ -65,16 +66,31 @@ def pack_by_client(name: str, events: Sequence[E], max_bytes: int) -> Outgoing[E
     return pack_groups(name, group_by_client(events), max_bytes, lambda _: encode)
 
 
-async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[T]) -> list[Refused[T]]:
-    """Send every message and wait for the broker's acks.
+async def send(broker: KafkaBroker, prefix: str, outgoing: Outgoing[T],
+               producer: BatchProducer | None = None) -> list[Refused[T]]:
+    """Send every message and wait for the acks.
 
-    Returns the events that cannot travel: those ``pack_by_client`` refused, and any Kafka
-    refuses alone (found by bisecting a refused message). A transient failure propagates.
+    With ``producer``, the messages go in one aiokafka batch per partition (the consumer's
+    path: ``services.pricing.producer``); a batch Kafka refuses is sent again message by
+    message through ``broker``. Returns the events that cannot travel: those ``pack_groups``
+    refused, and any Kafka refuses alone (found by bisecting a refused message). A transient
+    failure propagates.
     """
     target = topic(outgoing.name, prefix)
     refused = list(outgoing.refused)
+    messages = outgoing.messages
+    if producer is not None and messages:
+        errors = await producer.send(target, [(client_id.encode(), body) for client_id, body, _, _ in messages])
+        for error in errors:
+            if error is not None and permanent_reason(error) is None:
+                raise error  # transient: the batch is tried again (the aggregator drops what arrived twice)
+        done = [message for message, error in zip(messages, errors, strict=True) if error is None]
+        MESSAGES_PUBLISHED.labels(topic=target).inc(len(done))
+        EVENTS_PUBLISHED.labels(topic=target).inc(sum(len(chunk) for _, _, chunk, _ in done))
+        BYTES_PUBLISHED.labels(topic=target).inc(sum(len(body) for _, body, _, _ in done))
+        messages = [message for message, error in zip(messages, errors, strict=True) if error is not None]
     for found in await asyncio.gather(*(_send_isolating(broker, target, client_id, body, chunk, encode)
-                                        for client_id, body, chunk, encode in outgoing.messages)):
+                                        for client_id, body, chunk, encode in messages)):
         refused.extend(found)
     return refused
 
