@@ -78,6 +78,8 @@ class PriceBook:
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {k: tuple(v) for k, v in index.items()}
         self._fixed: dict[tuple[str, str], AppliedPrice | None] = {}
         """``fixed_price`` by (provider, model) as the calls spell them (bounded: names come from clients)."""
+        self._misses: dict[tuple[str, str], str] = {}
+        """``unpriced_reason`` of pairs nothing can price at any time (bounded like ``_fixed``)."""
 
     @property
     def catalog(self) -> CatalogPrices:
@@ -118,6 +120,23 @@ class PriceBook:
             self._fixed.clear()
         self._fixed[(provider, model)] = fixed
         return fixed
+
+    def unpriced_reason(self, provider: str, model: str, at: datetime, usage: TokenUsage) -> str:
+        """``explain(...).reason`` for a call ``resolve`` did not price.
+
+        Remembered for a pair no override names and the catalog does not price (a model newer
+        than the catalog: all its calls wait in the quarantine, and explaining each one cost
+        pricing three times what pricing a call does).
+        """
+        reason = self._misses.get((provider, model))
+        if reason is None:
+            reason = self.explain(provider, model, at, usage).reason
+            if ((provider.lower(), model.lower()) not in self._index
+                    and isinstance(self._catalog.entry(provider, model), CatalogMiss)):
+                if len(self._misses) >= _FIXED_KEPT:
+                    self._misses.clear()
+                self._misses[(provider, model)] = reason
+        return reason
 
     def explain(self, provider: str, model: str, at: datetime, usage: TokenUsage | None = None) -> PriceExplanation:
         """The applied price plus a human reason; ``usage`` only matters for tiered prices."""

@@ -53,7 +53,7 @@ def decide(book: PriceBook, event: Any) -> AppliedPrice | str:
     """
     applied = book.resolve(event.provider, event.model, event.timestamp, event)
     if applied is None:
-        return book.explain(event.provider, event.model, event.timestamp, event).reason
+        return book.unpriced_reason(event.provider, event.model, event.timestamp, event)
     if has_unit_tokens(event) and (missing := applied.unpriced_units(event)):
         return unpriced_units_reason(applied, missing)
     return applied
@@ -108,8 +108,8 @@ class PricingService:
                 try:
                     applied = decide(book, call)
                     if applied.__class__ is str:
-                        outcome.unpriced.append(UsageUnpriced.model_construct(
-                            **msgspec.structs.asdict(call), reason=applied, detected_at=now))
+                        outcome.unpriced.append(construct(UsageUnpriced, {
+                            **msgspec.structs.asdict(call), "reason": applied, "detected_at": now}))
                     else:
                         priced((call, applied, event_row(call, *bucket_costs(call, applied))))  # type: ignore[arg-type]
                 except Exception as exc:  # noqa: BLE001 - isolated: this event is dead-lettered, the rest go on

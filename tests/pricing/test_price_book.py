@@ -256,3 +256,13 @@ def test_a_remembered_fixed_price_is_what_the_full_resolution_gives(catalog: Cat
     for _ in range(2):  # the second round reads what the first remembered
         for (provider, model), at, usage in ((pair, at, usage) for pair in pairs for at in times for usage in sizes):
             assert book.resolve(provider, model, at, usage) is book.explain(provider, model, at, usage).price
+
+
+def test_a_remembered_reason_is_what_explain_gives(catalog: CatalogPrices) -> None:
+    book = PriceBook(catalog, [_override(provider="openai", model="gpt-new", effective_from=FEB, effective_to=MAR)])
+    calls = [("openai", "gpt-9-preview"), ("nobody", "gpt-4o"), ("openai", "gpt-new"), ("OpenAI", "GPT-new"),
+             ("openai", "text-embedding-ada-002")]
+    for _ in range(2):  # the second round reads what the first remembered
+        for (provider, model), at in ((pair, at) for pair in calls for at in (JAN, FEB, APR)):
+            if book.resolve(provider, model, at, USAGE) is None:
+                assert book.unpriced_reason(provider, model, at, USAGE) == book.explain(provider, model, at, USAGE).reason
